@@ -1,0 +1,19 @@
+//! Schema migrations for usergraph.
+//!
+//! Run at server start-up (`usergraph serve`) or alone (`usergraph migrate`).
+//! On PostgreSQL the server wraps [`Migrator::up`] in an advisory lock so that
+//! several instances starting at once apply each migration exactly once.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_initial;
+
+/// Every migration of the schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,113 @@
+//! The caller of a request, worked out once by the HTTP layer and handed to
+//! every resolver through the request data.
+//!
+//! A request without `Authorization` is anonymous. A request with a token
+//! that fails (forged, expired, revoked, of a deleted user) is *not* treated
+//! as anonymous for fields that need a caller: those answer
+//! `UNAUTHENTICATED`. Public fields (`login`, `register`) still work, so a
+//! client holding a stale token can log in again.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::tokens::{Claims, TokenKeys, TokenKind};
+use crate::entities::{token_blacklist, user};
+use crate::error::{AppError, AppResult, INVALID_TOKEN};
+
+/// An authenticated caller: the user row and the access token they used.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: user::Model,
+    pub token: Claims,
+    /// The raw access token, so `logout` can revoke it.
+    pub raw_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    Anonymous,
+    /// A token was presented and refused.
+    Rejected,
+    Authenticated(Box<Caller>),
+}
+
+impl Authentication {
+    /// The caller, or `UNAUTHENTICATED`.
+    pub fn require(&self) -> AppResult<&Caller> {
+        match self {
+            Self::Authenticated(caller) => Ok(caller),
+            Self::Rejected => Err(AppError::Unauthenticated(INVALID_TOKEN)),
+            Self::Anonymous => Err(AppError::Unauthenticated("Authentication required")),
+        }
+    }
+
+    #[must_use]
+    pub fn caller(&self) -> Option<&Caller> {
+        match self {
+            Self::Authenticated(caller) => Some(caller),
+            _ => None,
+        }
+    }
+}
+
+/// The bearer token of the `Authorization` header, if one was sent.
+#[must_use]
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Authenticate a request from its headers: signature and expiry in memory,
+/// then one query that finds the live user only if the token is neither
+/// revoked nor older than the user's last "end every session".
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    keys: &TokenKeys,
+    headers: &HeaderMap,
+) -> AppResult<Authentication> {
+    if headers.get(AUTHORIZATION).is_none() {
+        return Ok(Authentication::Anonymous);
+    }
+    let Some(raw_token) = bearer_token(headers) else {
+        return Ok(Authentication::Rejected);
+    };
+    let Ok(claims) = keys.verify(raw_token, TokenKind::Access) else {
+        return Ok(Authentication::Rejected);
+    };
+    match find_token_owner(db, &claims).await? {
+        Some(user) => Ok(Authentication::Authenticated(Box::new(Caller {
+            user,
+            token: claims,
+            raw_token: raw_token.to_owned(),
+        }))),
+        None => Ok(Authentication::Rejected),
+    }
+}
+
+/// The active user a verified token belongs to, in one round trip: `None`
+/// when the user is gone or deleted, the token was revoked, or the user's
+/// sessions were ended after it was issued.
+pub async fn find_token_owner(
+    db: &DatabaseConnection,
+    claims: &Claims,
+) -> AppResult<Option<user::Model>> {
+    let revoked = Query::select()
+        .expr(Expr::val(1))
+        .from(token_blacklist::Entity)
+        .and_where(token_blacklist::Column::TokenId.eq(claims.jti))
+        .to_owned();
+    let user = user::Entity::find()
+        .filter(user::Column::Uuid.eq(claims.sub))
+        .filter(user::Column::IsDeleted.eq(false))
+        .filter(user::Column::TokenVersion.eq(claims.ver))
+        .filter(Expr::exists(revoked).not())
+        .one(db)
+        .await?;
+    Ok(user)
+}

@@ -1,0 +1,14 @@
+//! Who is calling, and how they prove it: password hashing, signed tokens,
+//! the refresh cookie, the current caller and the guards that check it.
+
+pub mod caller;
+pub mod cookie;
+pub mod guards;
+pub mod password;
+pub mod secret;
+pub mod tokens;
+
+pub use caller::{Authentication, Caller};
+pub use guards::{LoggedIn, Superuser};
+pub use password::PasswordHasher;
+pub use tokens::{Claims, TokenKeys, TokenKind};

@@ -1,0 +1,90 @@
+//! Connecting to the database and bringing its schema up to date.
+//!
+//! SQLite runs in WAL mode with a busy timeout so concurrent writers queue
+//! instead of failing with "database is locked", and with a real pool (SeaORM
+//! defaults SQLite to one connection). On PostgreSQL, migrations run inside a
+//! transaction holding an advisory lock, so instances starting together apply
+//! each migration once.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+
+/// Arbitrary, fixed key of the advisory lock that serialises migrations.
+const MIGRATION_LOCK_KEY: i64 = 0x7573_6572_6772_6170;
+
+pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(config.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if config.is_sqlite() {
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    Database::connect(options).await.map_err(|error| {
+        AppError::Config(format!(
+            "cannot connect to the database at DATABASE_URL ({}): {error}",
+            redact(&config.database_url)
+        ))
+    })
+}
+
+/// Apply every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> AppResult<()> {
+    let failed = |error: sea_orm::DbErr| AppError::Config(format!("migration failed: {error}"));
+    if db.get_database_backend() == DbBackend::Postgres {
+        let transaction = db.begin().await.map_err(failed)?;
+        transaction
+            .execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await
+            .map_err(failed)?;
+        Migrator::up(&transaction, None).await.map_err(failed)?;
+        transaction.commit().await.map_err(failed)?;
+    } else {
+        Migrator::up(db, None).await.map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://app:hunter2@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(super::redact("sqlite://a.db"), "sqlite://a.db");
+    }
+}

@@ -1,0 +1,11 @@
+//! SeaORM entities: what each table looks like in the database.
+//!
+//! No GraphQL derives here: the API's types live in `graphql::types` and pick
+//! fields explicitly, so a secret column (the password hash) can never leak
+//! into the schema by accident.
+
+pub mod post;
+pub mod rate_limit;
+pub mod tier;
+pub mod token_blacklist;
+pub mod user;

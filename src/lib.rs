@@ -1,0 +1,107 @@
+//! usergraph: a self-hostable user-management backend with a GraphQL API.
+//!
+//! The crate is both the `usergraph` binary and a library, so applications
+//! can mount the router or extend the schema.
+
+/// Passwords, tokens, the current caller and guards.
+pub mod auth;
+/// The command line: `serve`, `migrate`, `create-superuser`, `export-schema`.
+pub mod cli;
+/// Every setting, its default and its meaning.
+pub mod config;
+/// Connecting and migrating.
+pub mod db;
+/// SeaORM entities: the tables.
+pub mod entities;
+/// The one error type and its GraphQL codes.
+pub mod error;
+/// The GraphQL schema and its resolvers.
+pub mod graphql;
+/// Routes and the request handler.
+pub mod http;
+/// The domain rules as plain functions.
+pub mod services;
+/// The shared context of every request.
+pub mod state;
+
+use std::time::Duration;
+
+use axum::Router;
+
+pub use crate::config::Config;
+pub use crate::error::{AppError, AppResult};
+pub use crate::http::AppState;
+pub use crate::state::AppContext;
+
+/// How often revoked tokens that have expired anyway are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// Connect, migrate, and load the signing secret: everything a server needs
+/// before it can answer.
+pub async fn prepare(config: Config) -> AppResult<AppState> {
+    let secret = auth::secret::resolve_secret(&config)?;
+    let db = db::connect(&config).await?;
+    db::migrate(&db).await?;
+    Ok(AppState::new(AppContext::new(db, config, &secret)))
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Serve until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> AppResult<()> {
+    let bind_addr = config.bind_addr;
+    let state = prepare(config).await?;
+    spawn_token_purger(state.app.clone());
+    let listener = tokio::net::TcpListener::bind(bind_addr)
+        .await
+        .map_err(|error| AppError::Config(format!("cannot listen on {bind_addr}: {error}")))?;
+    let local_addr = listener.local_addr().unwrap_or(bind_addr);
+    tracing::info!(
+        "usergraph listening on http://{local_addr} (GraphQL and playground at /graphql)"
+    );
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|error| AppError::internal(format!("server: {error}")))
+}
+
+fn spawn_token_purger(app: AppContext) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            ticker.tick().await;
+            match services::revocation::purge_expired(&app.db).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "purged expired revoked tokens"),
+                Err(error) => tracing::warn!(%error, "could not purge expired revoked tokens"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

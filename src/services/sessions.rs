@@ -1,0 +1,89 @@
+//! Logging in, refreshing and logging out.
+//!
+//! Every refusal of `login` and `refresh` is the same `UNAUTHENTICATED`
+//! answer, and an unknown account costs the same bcrypt work as a wrong
+//! password, so neither the message nor the timing tells an attacker which
+//! accounts exist.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{revocation, users};
+use crate::auth::{Caller, TokenKind};
+use crate::entities::user;
+use crate::error::{AppError, AppResult, INVALID_CREDENTIALS, INVALID_TOKEN};
+use crate::state::AppContext;
+
+/// A fresh pair of tokens for one user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub user: user::Model,
+}
+
+pub async fn login(ctx: &AppContext, identifier: &str, password: &str) -> AppResult<Session> {
+    let Some(account) = users::find_by_login_identifier(ctx, identifier).await? else {
+        ctx.passwords.verify_dummy(password).await?;
+        return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
+    };
+    let matches = ctx
+        .passwords
+        .verify(password, &account.hashed_password)
+        .await?;
+    if !matches || account.is_deleted {
+        return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
+    }
+    start_session(ctx, account)
+}
+
+/// Exchange a refresh token for a new pair. The old refresh token is used up
+/// (rotation): replaying it, or racing it against itself, fails.
+pub async fn refresh(ctx: &AppContext, refresh_token: Option<&str>) -> AppResult<Session> {
+    let token = refresh_token.ok_or(AppError::Unauthenticated(INVALID_TOKEN))?;
+    let claims = ctx.tokens.verify(token, TokenKind::Refresh)?;
+    let account = user::Entity::find()
+        .filter(user::Column::Uuid.eq(claims.sub))
+        .filter(user::Column::IsDeleted.eq(false))
+        .filter(user::Column::TokenVersion.eq(claims.ver))
+        .one(&ctx.db)
+        .await?
+        .ok_or(AppError::Unauthenticated(INVALID_TOKEN))?;
+    if !revocation::claim_once(&ctx.db, &claims, account.id).await? {
+        return Err(AppError::Unauthenticated(INVALID_TOKEN));
+    }
+    start_session(ctx, account)
+}
+
+/// Revoke what the caller holds: their access token (if the request was
+/// authenticated) and a refresh token (if one was given and is valid).
+/// Logging out twice, or with dead tokens, succeeds quietly.
+pub async fn logout(
+    ctx: &AppContext,
+    caller: Option<&Caller>,
+    refresh_token: Option<&str>,
+) -> AppResult<()> {
+    if let Some(caller) = caller {
+        revocation::revoke(&ctx.db, &caller.token, Some(caller.user.id)).await?;
+    }
+    if let Some(claims) =
+        refresh_token.and_then(|token| ctx.tokens.verify(token, TokenKind::Refresh).ok())
+    {
+        let owner = caller
+            .filter(|caller| caller.user.uuid == claims.sub)
+            .map(|caller| caller.user.id);
+        revocation::revoke(&ctx.db, &claims, owner).await?;
+    }
+    Ok(())
+}
+
+fn start_session(ctx: &AppContext, account: user::Model) -> AppResult<Session> {
+    let (access_token, _) = ctx.tokens.issue(&account, TokenKind::Access)?;
+    let (refresh_token, _) = ctx.tokens.issue(&account, TokenKind::Refresh)?;
+    Ok(Session {
+        access_token,
+        refresh_token,
+        expires_in: ctx.tokens.access_ttl.as_secs(),
+        user: account,
+    })
+}

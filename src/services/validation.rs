@@ -1,0 +1,164 @@
+//! Input rules shared by registration, profile updates and the CLI.
+//!
+//! Text is trimmed and control characters are refused. Nothing is
+//! HTML-escaped: the API speaks JSON, escaping is the renderer's job, and
+//! escaping on the way in corrupts names like "O'Brien & Co".
+
+use email_address::EmailAddress;
+
+use crate::auth::password::MAX_PASSWORD_BYTES;
+use crate::error::{AppError, AppResult};
+
+pub const NAME_CHARS: (usize, usize) = (2, 30);
+pub const USERNAME_CHARS: (usize, usize) = (2, 20);
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Trim `value`, refuse control characters, and check its length in
+/// characters against `min..=max`.
+pub fn clean_text(field: &str, value: &str, (min, max): (usize, usize)) -> AppResult<String> {
+    let value = value.trim();
+    if value.chars().any(char::is_control) {
+        return Err(AppError::bad_input(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    let length = value.chars().count();
+    if length < min || length > max {
+        return Err(AppError::bad_input(format!(
+            "{field} must be between {min} and {max} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn name(value: &str) -> AppResult<String> {
+    clean_text("name", value, NAME_CHARS)
+}
+
+/// Usernames are lower-case letters and digits. Input is lower-cased first,
+/// so "Alice" registers (and logs in) as "alice".
+pub fn username(value: &str) -> AppResult<String> {
+    let value = clean_text("username", value, USERNAME_CHARS)?.to_lowercase();
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        return Err(AppError::bad_input(
+            "username may contain only letters a-z and digits 0-9",
+        ));
+    }
+    Ok(value)
+}
+
+/// A syntactically valid address, stored and compared lower-cased.
+pub fn email(value: &str) -> AppResult<String> {
+    let value = clean_text("email", value, (3, MAX_EMAIL_CHARS))?.to_lowercase();
+    if !EmailAddress::is_valid(&value) || !value.contains('.') {
+        return Err(AppError::bad_input("email is not a valid email address"));
+    }
+    Ok(value)
+}
+
+/// Password strength: 8 characters or more, at most 72 bytes (bcrypt's
+/// limit: longer is refused, never silently truncated), with a lower-case
+/// letter, an upper-case letter, a digit and a symbol. Not trimmed.
+pub fn password(value: &str) -> AppResult<()> {
+    if value.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::bad_input(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if value.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::bad_input(format!(
+            "password must be at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "password must not contain control characters",
+        ));
+    }
+    let has = |test: fn(char) -> bool| value.chars().any(test);
+    if !(has(char::is_lowercase)
+        && has(char::is_uppercase)
+        && has(|c| c.is_ascii_digit())
+        && has(|c| !c.is_alphanumeric() && !c.is_whitespace()))
+    {
+        return Err(AppError::bad_input(
+            "password must contain a lower-case letter, an upper-case letter, a digit and a symbol",
+        ));
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL, for profile images and media.
+pub fn http_url(field: &str, value: &str) -> AppResult<String> {
+    let value = clean_text(field, value, (1, 2048))?;
+    let lower = value.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') && !value.contains(' ') => {
+            Ok(value)
+        }
+        _ => Err(AppError::bad_input(format!(
+            "{field} must be an http(s) URL"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_control_characters_refused() {
+        assert_eq!(
+            name("  O'Brien & Co ").ok().as_deref(),
+            Some("O'Brien & Co")
+        );
+        assert!(name("bad\u{0007}name").is_err());
+        assert!(name("x").is_err());
+    }
+
+    #[test]
+    fn usernames_are_lowercase_alphanumerics() {
+        assert_eq!(username(" Alice42 ").ok().as_deref(), Some("alice42"));
+        assert!(username("al ice").is_err());
+        assert!(username("al_ice").is_err());
+        assert!(username("é1").is_err());
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(password("Str0ng!pass").is_ok());
+        assert!(password("short1!A").is_ok());
+        assert!(password("Sh0rt!").is_err());
+        assert!(password("alllowercase1!").is_err());
+        assert!(password("NoDigits!!aa").is_err());
+        assert!(password("NoSymbols123a").is_err());
+        let too_long = format!("Aa1!{}", "x".repeat(69));
+        assert_eq!(too_long.len(), 73);
+        assert!(password(&too_long).is_err());
+        assert!(password(&too_long[..72]).is_ok());
+    }
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(
+            email(" Bob@Example.COM ").ok().as_deref(),
+            Some("bob@example.com")
+        );
+        assert!(email("not-an-email").is_err());
+        assert!(email("a@b").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert!(http_url("url", "https://example.com/a.png").is_ok());
+        assert!(http_url("url", "javascript:alert(1)").is_err());
+        assert!(http_url("url", "https://").is_err());
+    }
+}

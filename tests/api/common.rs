@@ -1,0 +1,313 @@
+//! Test helpers: a fresh usergraph per test, driven through its real router.
+//!
+//! Each test gets its own SQLite file, or its own PostgreSQL database when
+//! `TEST_DATABASE_URL` is set (dropped again when the test ends, even when it
+//! fails).
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use usergraph::{AppContext, Config};
+
+/// Known to the tests so they can forge tokens.
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+pub const PASSWORD: &str = "Str0ng!pass";
+
+pub struct TestApp {
+    router: Router,
+    pub app: AppContext,
+    _database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Self::Postgres { admin_url, name } = self else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Which backend a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestApp {
+    /// A fresh app on `backend`, or `None` for PostgreSQL when
+    /// `TEST_DATABASE_URL` is unset.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
+        let (url, database) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (url, TestDatabase::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!("TEST_DATABASE_URL is unset: skipping the PostgreSQL run");
+                    return None;
+                };
+                let (url, name) = create_postgres_database(&admin_url).await;
+                (url, TestDatabase::Postgres { admin_url, name })
+            }
+        };
+        let mut config = Config::for_database(&url);
+        config.jwt_secret = Some(TEST_SECRET.to_owned());
+        adjust(&mut config);
+        let state = usergraph::prepare(config).await.expect("app starts");
+        Some(Self {
+            router: usergraph::app(state.clone()),
+            app: state.app,
+            _database: database,
+        })
+    }
+
+    pub fn database_url(&self) -> String {
+        self.app.config.database_url.clone()
+    }
+
+    /// Send any HTTP request to the app.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// POST a GraphQL document with extra headers.
+    pub async fn post(&self, query: &str, variables: Value, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        self.send(request.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    /// POST a GraphQL document anonymously.
+    pub async fn gql(&self, query: &str, variables: Value) -> Reply {
+        self.post(query, variables, &[]).await
+    }
+
+    /// POST a GraphQL document with `Authorization: Bearer <token>`.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Reply {
+        let bearer = format!("Bearer {token}");
+        self.post(query, variables, &[("authorization", &bearer)])
+            .await
+    }
+
+    /// Register `username` with the standard test password; returns the user.
+    pub async fn register(&self, username: &str) -> Value {
+        let reply = self
+            .gql(
+                REGISTER,
+                json!({ "input": {
+                    "name": format!("User {username}"),
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": PASSWORD,
+                }}),
+            )
+            .await;
+        assert_eq!(
+            reply.errors(),
+            Value::Null,
+            "register {username}: {}",
+            reply.text
+        );
+        reply.body["data"]["register"].clone()
+    }
+
+    /// Log in; returns the reply (data.login has the tokens).
+    pub async fn login(&self, identifier: &str, password: &str) -> Reply {
+        self.gql(
+            LOGIN,
+            json!({ "identifier": identifier, "password": password }),
+        )
+        .await
+    }
+
+    /// Register and log in; returns (access token, refresh token).
+    pub async fn signed_up(&self, username: &str) -> (String, String) {
+        self.register(username).await;
+        self.signed_up_again(username).await
+    }
+
+    /// Log an existing user in; returns (access token, refresh token).
+    pub async fn signed_up_again(&self, username: &str) -> (String, String) {
+        let reply = self.login(username, PASSWORD).await;
+        let login = &reply.body["data"]["login"];
+        (
+            login["accessToken"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            login["refreshToken"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        )
+    }
+}
+
+async fn create_postgres_database(admin_url: &str) -> (String, String) {
+    let name = format!("usergraph_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("TEST_DATABASE_URL reachable");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    let _ = admin.close().await;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let prefix = base.rsplit_once('/').map_or(base, |(prefix, _)| prefix);
+    (format!("{prefix}/{name}"), name)
+}
+
+pub const REGISTER: &str = "mutation($input: RegisterInput!) {
+    register(input: $input) { id uuid name username email profileImageUrl isSuperuser tierId createdAt updatedAt }
+}";
+
+pub const LOGIN: &str = "mutation($identifier: String!, $password: String!) {
+    login(usernameOrEmail: $identifier, password: $password) {
+        accessToken refreshToken tokenType expiresIn user { id uuid username email }
+    }
+}";
+
+pub const ME: &str = "{ me { id uuid username email } }";
+
+/// An HTTP answer, its JSON body parsed when it is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn errors(&self) -> Value {
+        self.body.get("errors").cloned().unwrap_or(Value::Null)
+    }
+
+    /// `extensions.code` of the first error.
+    pub fn code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+
+    /// Message of the first error.
+    pub fn message(&self) -> Option<&str> {
+        self.body["errors"][0]["message"].as_str()
+    }
+
+    /// Assert the request failed with `code` and return the message.
+    #[track_caller]
+    pub fn expect_code(&self, code: &str) -> String {
+        assert_eq!(self.code(), Some(code), "expected {code}: {}", self.text);
+        self.message().unwrap_or_default().to_owned()
+    }
+
+    /// Assert no errors and return `data.<field>`.
+    #[track_caller]
+    pub fn data(&self, field: &str) -> &Value {
+        assert_eq!(
+            self.errors(),
+            Value::Null,
+            "unexpected errors: {}",
+            self.text
+        );
+        &self.body["data"][field]
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Run each named scenario `async fn name(app: TestApp)` once on SQLite and
+/// once on PostgreSQL (when `TEST_DATABASE_URL` is set).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::common::TestApp::start($crate::common::Backend::Sqlite)
+                        .await
+                        .expect("sqlite app");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::common::TestApp::start($crate::common::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
