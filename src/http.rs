@@ -4,8 +4,8 @@
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read.
 
-use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::{ErrorExtensions, Pos};
 use async_graphql_axum::GraphQLResponse;
 use axum::Router;
@@ -82,7 +82,24 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let request = request
         .data(authentication)
         .data(RefreshCookie::from_headers(&headers));
-    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
+    let mut response = state.schema.execute_batch(request).await;
+    match &mut response {
+        BatchResponse::Single(response) => give_every_error_a_code(response),
+        BatchResponse::Batch(responses) => responses.iter_mut().for_each(give_every_error_a_code),
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Our own errors always carry a code. The ones without are async-graphql's:
+/// a document that does not parse or validate, an argument of the wrong
+/// type, a limit exceeded. All are the client's input.
+fn give_every_error_a_code(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
