@@ -6,6 +6,8 @@
 //! transaction holding an advisory lock, so instances starting together apply
 //! each migration once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -19,6 +21,29 @@ use crate::error::{AppError, AppResult};
 
 /// Arbitrary, fixed key of the advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x7573_6572_6772_6170;
+
+/// How many SQL statements this process has sent: the benchmark reports it
+/// per request and tests prove batched loading with it.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    #[must_use]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Open the pool and count every statement sent through it.
+pub async fn connect_counted(config: &Config) -> AppResult<(DatabaseConnection, StatementCounter)> {
+    let mut db = connect(config).await?;
+    let counter = StatementCounter::default();
+    let inner = Arc::clone(&counter.0);
+    db.set_metric_callback(move |_| {
+        inner.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok((db, counter))
+}
 
 pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
     let mut options = ConnectOptions::new(config.database_url.clone());

@@ -40,9 +40,14 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// before it can answer.
 pub async fn prepare(config: Config) -> AppResult<AppState> {
     let secret = auth::secret::resolve_secret(&config)?;
-    let db = db::connect(&config).await?;
+    let (db, sql_statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
-    Ok(AppState::new(AppContext::new(db, config, &secret)))
+    Ok(AppState::new(AppContext::new(
+        db,
+        sql_statements,
+        config,
+        &secret,
+    )))
 }
 
 /// The whole HTTP application.

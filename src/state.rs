@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{PasswordHasher, TokenKeys};
 use crate::config::Config;
+use crate::db::StatementCounter;
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -14,11 +15,17 @@ pub struct AppContext {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
+    pub sql_statements: StatementCounter,
 }
 
 impl AppContext {
     #[must_use]
-    pub fn new(db: DatabaseConnection, config: Config, secret: &[u8]) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        sql_statements: StatementCounter,
+        config: Config,
+        secret: &[u8],
+    ) -> Self {
         let tokens = TokenKeys::new(secret, config.access_token_ttl, config.refresh_token_ttl);
         let passwords = PasswordHasher::new(config.bcrypt_cost);
         Self {
@@ -26,6 +33,7 @@ impl AppContext {
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
+            sql_statements,
         }
     }
 }

@@ -1,10 +1,17 @@
 //! Guards: where authorisation lives. Resolvers declare who may call them
-//! with `#[graphql(guard = "…")]` instead of checking roles by hand.
+//! with `#[graphql(guard = "…")]` instead of checking roles by hand, and
+//! applications extending the schema protect their fields the same way.
+//!
+//! "May this caller manage that user?" is answered once, in [`may_manage`]:
+//! the user themselves or a superuser.
 
 use async_graphql::{Context, ErrorExtensions, Guard};
+use sea_orm::EntityTrait;
 
-use super::caller::Authentication;
+use super::caller::{Authentication, Caller};
+use crate::entities::tier;
 use crate::error::AppError;
+use crate::state::AppContext;
 
 /// The caller of this request, as attached by the HTTP layer.
 pub fn authentication<'a>(ctx: &'a Context<'_>) -> &'a Authentication {
@@ -13,10 +20,16 @@ pub fn authentication<'a>(ctx: &'a Context<'_>) -> &'a Authentication {
 }
 
 /// The authenticated caller, or an `UNAUTHENTICATED` GraphQL error.
-pub fn require_caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a super::Caller> {
+pub fn require_caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
     authentication(ctx)
         .require()
         .map_err(|error| error.extend())
+}
+
+/// Whether `caller` may change what belongs to the user `owner_id`.
+#[must_use]
+pub fn may_manage(caller: &Caller, owner_id: i32) -> bool {
+    caller.user.is_superuser || caller.user.id == owner_id
 }
 
 /// Any authenticated user.
@@ -38,6 +51,56 @@ impl Guard for Superuser {
             Ok(())
         } else {
             Err(AppError::Forbidden("Superuser privileges required".to_owned()).extend())
+        }
+    }
+}
+
+/// The user named by the field's `username` argument themselves, or a
+/// superuser: `guard = "OwnerOrSuperuser::new(&username, \"update\")"`.
+pub struct OwnerOrSuperuser<'a> {
+    username: &'a str,
+    verb: &'static str,
+}
+
+impl<'a> OwnerOrSuperuser<'a> {
+    #[must_use]
+    pub fn new(username: &'a str, verb: &'static str) -> Self {
+        Self { username, verb }
+    }
+}
+
+impl Guard for OwnerOrSuperuser<'_> {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let caller = require_caller(ctx)?;
+        let is_self = caller.user.username == self.username.trim().to_lowercase();
+        if is_self || caller.user.is_superuser {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("Cannot {} other users", self.verb)).extend())
+        }
+    }
+}
+
+/// Callers on the named tier: `guard = "RequireTier(\"pro\")"`.
+pub struct RequireTier(pub &'static str);
+
+impl Guard for RequireTier {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let caller = require_caller(ctx)?;
+        let refused = || AppError::Forbidden(format!("This requires the {} tier", self.0)).extend();
+        let Some(tier_id) = caller.user.tier_id else {
+            return Err(refused());
+        };
+        let app = ctx
+            .data::<AppContext>()
+            .map_err(|_| AppError::internal("AppContext missing").extend())?;
+        let tier = tier::Entity::find_by_id(tier_id)
+            .one(&app.db)
+            .await
+            .map_err(|error| AppError::from(error).extend())?;
+        match tier {
+            Some(tier) if tier.name == self.0 => Ok(()),
+            _ => Err(refused()),
         }
     }
 }

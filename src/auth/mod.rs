@@ -9,6 +9,6 @@ pub mod secret;
 pub mod tokens;
 
 pub use caller::{Authentication, Caller};
-pub use guards::{LoggedIn, Superuser};
+pub use guards::{LoggedIn, OwnerOrSuperuser, RequireTier, Superuser};
 pub use password::PasswordHasher;
 pub use tokens::{Claims, TokenKeys, TokenKind};

@@ -1,10 +1,17 @@
 //! The rules of the domain as plain async functions over an [`AppContext`]:
 //! callable from resolvers, the command line and tests alike, with no
-//! GraphQL in sight.
+//! GraphQL in sight. Authorisation is decided before these are called (by
+//! guards), except where it depends on a row only the service loads (posts).
 //!
 //! [`AppContext`]: crate::state::AppContext
 
+pub mod lifecycle;
+pub mod listing;
+pub mod posts;
+pub mod profile;
+pub mod rate_limits;
 pub mod revocation;
 pub mod sessions;
+pub mod tiers;
 pub mod users;
 pub mod validation;

@@ -1,7 +1,9 @@
 //! Creating and finding accounts.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use super::validation;
@@ -34,10 +36,10 @@ pub async fn register(
     let email = validation::email(&input.email)?;
     validation::password(&input.password)?;
 
-    if exists(ctx, user::Column::Email, &email).await? {
+    if !is_free(&ctx.db, user::Column::Email, &email, None).await? {
         return Err(AppError::Conflict(EMAIL_TAKEN.to_owned()));
     }
-    if exists(ctx, user::Column::Username, &username).await? {
+    if !is_free(&ctx.db, user::Column::Username, &username, None).await? {
         return Err(AppError::Conflict(USERNAME_TAKEN.to_owned()));
     }
     let hashed_password = ctx.passwords.hash(&input.password).await?;
@@ -74,12 +76,40 @@ pub fn conflict_message(detail: &str) -> String {
     }
 }
 
-async fn exists(ctx: &AppContext, column: user::Column, value: &str) -> AppResult<bool> {
-    let count = user::Entity::find()
-        .filter(column.eq(value))
-        .count(&ctx.db)
-        .await?;
-    Ok(count > 0)
+pub const USER_NOT_FOUND: &str = "User not found";
+
+/// The active (not soft-deleted) user called `username`, or `NOT_FOUND`.
+pub async fn find_active(db: &impl ConnectionTrait, username: &str) -> AppResult<user::Model> {
+    user::Entity::find()
+        .filter(user::Column::Username.eq(username.trim().to_lowercase()))
+        .filter(user::Column::IsDeleted.eq(false))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(USER_NOT_FOUND.to_owned()))
+}
+
+/// The user called `username`, deleted or not, or `NOT_FOUND`.
+pub async fn find_any(db: &impl ConnectionTrait, username: &str) -> AppResult<user::Model> {
+    user::Entity::find()
+        .filter(user::Column::Username.eq(username.trim().to_lowercase()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(USER_NOT_FOUND.to_owned()))
+}
+
+/// Whether `value` is free in `column`, ignoring the row `except` (the user
+/// being edited). Soft-deleted users keep their names reserved.
+pub async fn is_free(
+    db: &impl ConnectionTrait,
+    column: user::Column,
+    value: &str,
+    except: Option<i32>,
+) -> AppResult<bool> {
+    let mut query = user::Entity::find().filter(column.eq(value));
+    if let Some(id) = except {
+        query = query.filter(user::Column::Id.ne(id));
+    }
+    Ok(query.count(db).await? == 0)
 }
 
 /// The account a login identifier names, deleted or not: an identifier with

@@ -1,0 +1,14 @@
+//! The GraphQL shapes of usergraph's data, one file per type family.
+
+pub mod admin;
+pub mod auth;
+pub mod pages;
+pub mod post;
+pub mod tier;
+pub mod user;
+
+pub use auth::{AuthPayload, RegisterInput};
+pub use pages::{PostPage, UserPage};
+pub use post::Post;
+pub use tier::{RateLimit, Tier};
+pub use user::User;

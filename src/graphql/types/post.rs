@@ -1,0 +1,49 @@
+//! Posts as the API shows them.
+
+use async_graphql::{Context, Object};
+use chrono::{DateTime, Utc};
+
+use super::user::User;
+use crate::auth::guards::authentication;
+use crate::entities::post;
+use crate::graphql::loaders;
+
+pub struct Post(post::Model);
+
+impl From<post::Model> for Post {
+    fn from(model: post::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Post {
+    async fn id(&self) -> i32 {
+        self.0.id
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+    async fn media_url(&self) -> Option<&str> {
+        self.0.media_url.as_deref()
+    }
+    async fn created_by_user_id(&self) -> i32 {
+        self.0.created_by_user_id
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The author (batched across a listing); `null` once they are deleted.
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let author = loaders::user(ctx, self.0.created_by_user_id).await?;
+        Ok(author
+            .filter(|author| !author.is_deleted)
+            .map(|author| User::seen_by(author, authentication(ctx))))
+    }
+}

@@ -1,0 +1,126 @@
+//! A user as the API shows it. Fields are chosen one by one: the password
+//! hash and the token version never appear, and the email address only to
+//! the user themselves and to superusers. Relations go through DataLoaders.
+
+use async_graphql::{Context, Object};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::post::Post;
+use super::tier::Tier;
+use crate::auth::Authentication;
+use crate::entities::user;
+use crate::error::AppError;
+use crate::graphql::loaders::{self, PostsPage};
+use crate::services::listing::page_size;
+use async_graphql::ErrorExtensions;
+
+/// A user as the API shows it.
+pub struct User {
+    model: user::Model,
+    /// Whether the viewer may see the email address (the user themselves or
+    /// a superuser).
+    email_visible: bool,
+}
+
+impl User {
+    /// The user as seen by whoever made this request.
+    #[must_use]
+    pub fn seen_by(model: user::Model, viewer: &Authentication) -> Self {
+        let email_visible = viewer
+            .caller()
+            .is_some_and(|caller| caller.user.id == model.id || caller.user.is_superuser);
+        Self {
+            model,
+            email_visible,
+        }
+    }
+
+    /// The user as seen by themselves (after register, login or refresh the
+    /// caller has just proved who they are).
+    #[must_use]
+    pub fn seen_by_owner(model: user::Model) -> Self {
+        Self {
+            model,
+            email_visible: true,
+        }
+    }
+}
+
+#[Object]
+impl User {
+    async fn id(&self) -> i32 {
+        self.model.id
+    }
+    /// Immutable identity; tokens refer to it.
+    async fn uuid(&self) -> Uuid {
+        self.model.uuid
+    }
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+    async fn username(&self) -> &str {
+        &self.model.username
+    }
+    /// Visible to the user themselves and to superusers; `null` for others.
+    async fn email(&self) -> Option<&str> {
+        self.email_visible.then_some(self.model.email.as_str())
+    }
+    async fn profile_image_url(&self) -> &str {
+        &self.model.profile_image_url
+    }
+    async fn tier_id(&self) -> Option<i32> {
+        self.model.tier_id
+    }
+    async fn is_superuser(&self) -> bool {
+        self.model.is_superuser
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+    /// Only superusers listing with `includeDeleted` ever see `true`.
+    async fn is_deleted(&self) -> bool {
+        self.model.is_deleted
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.model.deleted_at
+    }
+    /// The user's tier, if any (batched across a listing).
+    async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Tier>> {
+        let Some(tier_id) = self.model.tier_id else {
+            return Ok(None);
+        };
+        Ok(loaders::tier(ctx, tier_id).await?.map(Tier::from))
+    }
+    /// How many live posts the user has (batched across a listing).
+    async fn post_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let count = loaders::post_count(ctx, self.model.id).await?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+    /// The user's live posts, newest first (batched across a listing).
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 10)] items_per_page: i32,
+    ) -> async_graphql::Result<Vec<Post>> {
+        let per_page = page_size(items_per_page.into()).map_err(|error| error.extend())?;
+        let page = u64::try_from(page)
+            .ok()
+            .filter(|page| *page >= 1)
+            .ok_or_else(|| AppError::bad_input("page must be 1 or more").extend())?;
+        let key = PostsPage {
+            user_id: self.model.id,
+            offset: (page - 1).saturating_mul(per_page),
+            limit: per_page,
+        };
+        Ok(loaders::posts(ctx, key)
+            .await?
+            .into_iter()
+            .map(Post::from)
+            .collect())
+    }
+}

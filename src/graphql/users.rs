@@ -1,0 +1,226 @@
+//! Reading, listing and changing users. Ownership is a guard: only the user
+//! themselves (or a superuser) may change or delete an account.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, MaybeUndefined, Object, ResultExt};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::app_context;
+use super::types::admin::UserTier;
+use super::types::{User, UserPage};
+use crate::auth::guards::{authentication, require_caller};
+use crate::auth::{LoggedIn, OwnerOrSuperuser};
+use crate::error::AppError;
+use crate::services::listing::{self, PageRequest, UserFilter};
+use crate::services::profile::{self, ProfileChanges};
+use crate::services::{lifecycle, revocation, users};
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[derive(InputObject, Default)]
+pub struct UserFilterInput {
+    pub tier_id: Option<i32>,
+    pub is_superuser: Option<bool>,
+    /// Case-insensitive prefix of username or name; superusers also match
+    /// email addresses.
+    pub search: Option<String>,
+    /// Include soft-deleted users (superusers only).
+    #[graphql(default)]
+    pub include_deleted: bool,
+}
+
+const CURSOR_PREFIX: &str = "user:";
+
+fn encode_cursor(id: i32) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i32, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
+        .ok_or_else(|| AppError::bad_input("after is not a cursor this server issued"))
+}
+
+#[Object]
+impl UserQuery {
+    /// An active user by username; `null` and `NOT_FOUND` otherwise.
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<User>> {
+        let found = users::find_active(&app_context(ctx)?.db, &username)
+            .await
+            .extend()?;
+        Ok(Some(User::seen_by(found, authentication(ctx))))
+    }
+
+    /// Users in id order. Page by number (`page`, `itemsPerPage`), or by
+    /// cursor (`after` a page's `endCursor`, `first` per page), which stays
+    /// fast however deep you go.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 10)] items_per_page: i32,
+        filter: Option<UserFilterInput>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<UserPage> {
+        let app = app_context(ctx)?;
+        let viewer = authentication(ctx);
+        let is_superuser = viewer
+            .caller()
+            .is_some_and(|caller| caller.user.is_superuser);
+        let filter = filter.unwrap_or_default();
+        if filter.include_deleted && !is_superuser {
+            return Err(
+                AppError::Forbidden("Only superusers may list deleted users".to_owned()).extend(),
+            );
+        }
+        let filter = UserFilter {
+            tier_id: filter.tier_id,
+            is_superuser: filter.is_superuser,
+            search: filter.search,
+            search_email: is_superuser,
+            include_deleted: filter.include_deleted,
+        };
+        let request = match after {
+            Some(cursor) => PageRequest::after(
+                decode_cursor(&cursor).extend()?,
+                first.unwrap_or(items_per_page).into(),
+            ),
+            None => PageRequest::number(page.into(), first.unwrap_or(items_per_page).into()),
+        }
+        .extend()?;
+        let (rows, has_more) = listing::list(app, &filter, request).await.extend()?;
+        let end_cursor = rows.last().map(|row| encode_cursor(row.id));
+        Ok(UserPage {
+            items: rows
+                .into_iter()
+                .map(|row| User::seen_by(row, viewer))
+                .collect(),
+            page: match request {
+                PageRequest::Number { .. } => page,
+                PageRequest::After { .. } => 1,
+            },
+            items_per_page: i32::try_from(request.size()).unwrap_or(i32::MAX),
+            has_more,
+            end_cursor,
+            filter,
+        })
+    }
+
+    /// An active user with their tier's fields beside them.
+    async fn user_tier(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<UserTier>> {
+        let app = app_context(ctx)?;
+        let found = users::find_active(&app.db, &username).await.extend()?;
+        let tier = match found.tier_id {
+            Some(id) => super::loaders::tier(ctx, id).await?,
+            None => None,
+        };
+        Ok(Some(UserTier::new(
+            User::seen_by(found, authentication(ctx)),
+            tier,
+        )))
+    }
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+/// Leave a field out to keep it; `null` is refused for these fields.
+#[derive(InputObject, Default)]
+pub struct UpdateUserInput {
+    pub name: MaybeUndefined<String>,
+    pub username: MaybeUndefined<String>,
+    pub email: MaybeUndefined<String>,
+    pub profile_image_url: MaybeUndefined<String>,
+}
+
+/// A required field may be left out, never set to `null`.
+fn required(field: &str, value: MaybeUndefined<String>) -> Result<Option<String>, AppError> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Err(AppError::bad_input(format!("{field} cannot be null"))),
+        MaybeUndefined::Value(value) => Ok(Some(value)),
+    }
+}
+
+impl UpdateUserInput {
+    fn into_changes(self) -> Result<ProfileChanges, AppError> {
+        Ok(ProfileChanges {
+            name: required("name", self.name)?,
+            username: required("username", self.username)?,
+            email: required("email", self.email)?,
+            profile_image_url: required("profileImageUrl", self.profile_image_url)?,
+        })
+    }
+}
+
+#[Object]
+impl UserMutation {
+    /// Change name, username, email or profile image. The user themselves,
+    /// or a superuser.
+    #[graphql(guard = "OwnerOrSuperuser::new(&username, \"update\")")]
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        input: UpdateUserInput,
+    ) -> async_graphql::Result<User> {
+        let changes = input.into_changes().extend()?;
+        let updated = profile::update_user(app_context(ctx)?, &username, changes)
+            .await
+            .extend()?;
+        Ok(User::seen_by(updated, authentication(ctx)))
+    }
+
+    /// Change your password. Every session of yours ends, this one included:
+    /// log in again with the new password.
+    #[graphql(guard = "LoggedIn")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        let caller = require_caller(ctx)?;
+        profile::change_password(
+            app_context(ctx)?,
+            &caller.user,
+            &current_password,
+            &new_password,
+        )
+        .await
+        .extend()?;
+        Ok(true)
+    }
+
+    /// Soft-delete an account: it can no longer log in or use any token; its
+    /// username and email stay reserved. The user themselves, or a superuser.
+    #[graphql(guard = "OwnerOrSuperuser::new(&username, \"delete\")")]
+    async fn delete_user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<bool> {
+        let app = app_context(ctx)?;
+        let caller = require_caller(ctx)?;
+        let deleted = lifecycle::soft_delete(app, &username).await.extend()?;
+        if deleted.id == caller.user.id {
+            revocation::revoke(&app.db, &caller.token, Some(caller.user.id))
+                .await
+                .extend()?;
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,151 @@
+//! An account's life after registration: soft deletion, restoring,
+//! permanent removal, tiers and the superuser flag.
+//!
+//! Operations that could remove the last active superuser run in a
+//! transaction that first takes a lock all such operations share (an
+//! advisory lock on PostgreSQL; the write lock on SQLite, taken by a no-op
+//! write so the transaction waits instead of failing). Two superusers
+//! deleting each other at once therefore cannot leave nobody in charge.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::users;
+use crate::entities::{post, tier, token_blacklist, user};
+use crate::error::{AppError, AppResult};
+use crate::state::AppContext;
+
+pub const LAST_SUPERUSER: &str = "The last superuser cannot be deleted or demoted";
+pub const TIER_NOT_FOUND: &str = "Tier not found";
+
+/// Key of the advisory lock serialising superuser removals on PostgreSQL.
+const SUPERUSER_LOCK_KEY: i64 = 0x7375_7065_7275_7372;
+
+async fn lock_superusers(txn: &DatabaseTransaction) -> AppResult<()> {
+    let statement = match txn.get_database_backend() {
+        DbBackend::Postgres => format!("SELECT pg_advisory_xact_lock({SUPERUSER_LOCK_KEY})"),
+        _ => r#"UPDATE "user" SET id = id WHERE 1 = 0"#.to_owned(),
+    };
+    txn.execute_unprepared(&statement).await?;
+    Ok(())
+}
+
+/// Refuse when `target` is the only active superuser.
+async fn ensure_not_last_superuser(
+    txn: &DatabaseTransaction,
+    target: &user::Model,
+) -> AppResult<()> {
+    if !target.is_superuser || target.is_deleted {
+        return Ok(());
+    }
+    let others = user::Entity::find()
+        .filter(user::Column::IsSuperuser.eq(true))
+        .filter(user::Column::IsDeleted.eq(false))
+        .filter(user::Column::Id.ne(target.id))
+        .count(txn)
+        .await?;
+    if others == 0 {
+        return Err(AppError::Forbidden(LAST_SUPERUSER.to_owned()));
+    }
+    Ok(())
+}
+
+/// Soft-delete the active user `username`: they can no longer log in,
+/// refresh, or use any earlier token; their username and email stay taken.
+pub async fn soft_delete(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
+    let txn = ctx.db.begin().await?;
+    lock_superusers(&txn).await?;
+    let target = users::find_active(&txn, username).await?;
+    ensure_not_last_superuser(&txn, &target).await?;
+    let mut row = target.into_active_model();
+    let now = Utc::now();
+    row.is_deleted = Set(true);
+    row.deleted_at = Set(Some(now));
+    row.updated_at = Set(now);
+    let deleted = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(deleted)
+}
+
+/// Undo a soft delete. Restoring an active user changes nothing.
+pub async fn restore(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
+    let target = users::find_any(&ctx.db, username).await?;
+    if !target.is_deleted {
+        return Ok(target);
+    }
+    let mut row = target.into_active_model();
+    row.is_deleted = Set(false);
+    row.deleted_at = Set(None);
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(&ctx.db).await?)
+}
+
+/// Remove `username` and everything that belongs to it, all or nothing.
+/// Tokens of the removed user stop working because their subject no longer
+/// exists.
+pub async fn delete_permanently(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
+    let txn = ctx.db.begin().await?;
+    lock_superusers(&txn).await?;
+    let target = users::find_any(&txn, username).await?;
+    ensure_not_last_superuser(&txn, &target).await?;
+    post::Entity::delete_many()
+        .filter(post::Column::CreatedByUserId.eq(target.id))
+        .exec(&txn)
+        .await?;
+    token_blacklist::Entity::delete_many()
+        .filter(token_blacklist::Column::UserId.eq(target.id))
+        .exec(&txn)
+        .await?;
+    user::Entity::delete_by_id(target.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(target)
+}
+
+/// Put the active user `username` on tier `tier_id`, or on none.
+pub async fn set_tier(
+    ctx: &AppContext,
+    username: &str,
+    tier_id: Option<i32>,
+) -> AppResult<user::Model> {
+    let target = users::find_active(&ctx.db, username).await?;
+    if let Some(id) = tier_id
+        && tier::Entity::find_by_id(id).one(&ctx.db).await?.is_none()
+    {
+        return Err(AppError::NotFound(TIER_NOT_FOUND.to_owned()));
+    }
+    let mut row = target.into_active_model();
+    row.tier_id = Set(tier_id);
+    row.updated_at = Set(Utc::now());
+    row.update(&ctx.db)
+        .await
+        .map_err(|error| match error.sql_err() {
+            // The tier was deleted between the check and the update.
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+                AppError::NotFound(TIER_NOT_FOUND.to_owned())
+            }
+            _ => AppError::from(error),
+        })
+}
+
+/// Grant or take away superuser rights; the last superuser keeps them.
+pub async fn set_superuser(
+    ctx: &AppContext,
+    username: &str,
+    is_superuser: bool,
+) -> AppResult<user::Model> {
+    let txn = ctx.db.begin().await?;
+    lock_superusers(&txn).await?;
+    let target = users::find_active(&txn, username).await?;
+    if !is_superuser {
+        ensure_not_last_superuser(&txn, &target).await?;
+    }
+    let mut row = target.into_active_model();
+    row.is_superuser = Set(is_superuser);
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}

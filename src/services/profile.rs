@@ -1,0 +1,118 @@
+//! Changing a profile and a password.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+
+use super::users::{self, EMAIL_TAKEN, USERNAME_TAKEN, conflict_message};
+use super::validation;
+use crate::entities::user;
+use crate::error::{AppError, AppResult};
+use crate::state::AppContext;
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub profile_image_url: Option<String>,
+}
+
+/// Apply `changes` to the active user `username`, with the registration
+/// rules. The unique indexes decide races; the pre-check gives the message.
+pub async fn update_user(
+    ctx: &AppContext,
+    username: &str,
+    changes: ProfileChanges,
+) -> AppResult<user::Model> {
+    let target = users::find_active(&ctx.db, username).await?;
+    let name = changes.name.as_deref().map(validation::name).transpose()?;
+    let new_username = changes
+        .username
+        .as_deref()
+        .map(validation::username)
+        .transpose()?;
+    let email = changes
+        .email
+        .as_deref()
+        .map(validation::email)
+        .transpose()?;
+    let image = changes
+        .profile_image_url
+        .as_deref()
+        .map(|url| validation::http_url("profileImageUrl", url))
+        .transpose()?;
+
+    if let Some(email) = &email
+        && !users::is_free(&ctx.db, user::Column::Email, email, Some(target.id)).await?
+    {
+        return Err(AppError::Conflict(EMAIL_TAKEN.to_owned()));
+    }
+    if let Some(new_username) = &new_username
+        && !users::is_free(
+            &ctx.db,
+            user::Column::Username,
+            new_username,
+            Some(target.id),
+        )
+        .await?
+    {
+        return Err(AppError::Conflict(USERNAME_TAKEN.to_owned()));
+    }
+
+    let mut row = target.into_active_model();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(new_username) = new_username {
+        row.username = Set(new_username);
+    }
+    if let Some(email) = email {
+        row.email = Set(email);
+    }
+    if let Some(image) = image {
+        row.profile_image_url = Set(image);
+    }
+    row.updated_at = Set(Utc::now());
+    row.update(&ctx.db)
+        .await
+        .map_err(|error| AppError::from_unique_violation(error, conflict_message))
+}
+
+pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
+
+/// Replace the password of `account` after checking the current one, and end
+/// every session the user has (every token issued before now carries the old
+/// token version), including the one making the change.
+pub async fn change_password(
+    ctx: &AppContext,
+    account: &user::Model,
+    current_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    if !ctx
+        .passwords
+        .verify(current_password, &account.hashed_password)
+        .await?
+    {
+        return Err(AppError::bad_input(WRONG_CURRENT_PASSWORD));
+    }
+    validation::password(new_password)?;
+    let hashed = ctx.passwords.hash(new_password).await?;
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::HashedPassword, Expr::value(hashed))
+        .col_expr(
+            user::Column::TokenVersion,
+            Expr::col(user::Column::TokenVersion).add(1),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(account.id))
+        .filter(user::Column::IsDeleted.eq(false))
+        .exec(&ctx.db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::NotFound(users::USER_NOT_FOUND.to_owned()));
+    }
+    Ok(())
+}

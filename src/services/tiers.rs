@@ -1,0 +1,79 @@
+//! Tiers: named service levels that users are put on.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, SqlErr,
+};
+
+use super::lifecycle::TIER_NOT_FOUND;
+use super::validation;
+use crate::entities::{tier, user};
+use crate::error::{AppError, AppResult};
+use crate::state::AppContext;
+
+pub const TIER_NAME_TAKEN: &str = "Tier name already exists";
+pub const TIER_IN_USE: &str = "Tier still has users; move them to another tier first";
+
+fn tier_name(value: &str) -> AppResult<String> {
+    validation::clean_text("tier name", value, (1, 64))
+}
+
+pub async fn list(ctx: &AppContext) -> AppResult<Vec<tier::Model>> {
+    Ok(tier::Entity::find()
+        .order_by_asc(tier::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+pub async fn find(ctx: &AppContext, name: &str) -> AppResult<tier::Model> {
+    tier::Entity::find()
+        .filter(tier::Column::Name.eq(name.trim()))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(TIER_NOT_FOUND.to_owned()))
+}
+
+pub async fn create(ctx: &AppContext, name: &str) -> AppResult<tier::Model> {
+    let row = tier::ActiveModel {
+        name: Set(tier_name(name)?),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    row.insert(&ctx.db)
+        .await
+        .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))
+}
+
+pub async fn rename(ctx: &AppContext, name: &str, new_name: &str) -> AppResult<tier::Model> {
+    let new_name = tier_name(new_name)?;
+    let mut row = find(ctx, name).await?.into_active_model();
+    row.name = Set(new_name);
+    row.update(&ctx.db)
+        .await
+        .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))
+}
+
+/// Delete a tier and its rate-limit rules; refused while users are on it
+/// (soft-deleted users included: restoring them must find their tier).
+pub async fn delete(ctx: &AppContext, name: &str) -> AppResult<()> {
+    let tier = find(ctx, name).await?;
+    let members = user::Entity::find()
+        .filter(user::Column::TierId.eq(tier.id))
+        .count(&ctx.db)
+        .await?;
+    if members > 0 {
+        return Err(AppError::Conflict(TIER_IN_USE.to_owned()));
+    }
+    tier::Entity::delete_by_id(tier.id)
+        .exec(&ctx.db)
+        .await
+        .map_err(|error| match error.sql_err() {
+            // A user joined the tier after the check: the foreign key refuses.
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                AppError::Conflict(TIER_IN_USE.to_owned())
+            }
+            _ => AppError::from(error),
+        })?;
+    Ok(())
+}
