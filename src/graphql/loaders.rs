@@ -11,10 +11,11 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter};
 
 use crate::entities::{post, tier, user};
 use crate::error::AppError;
+use crate::services::relations;
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<AppError>>;
 
@@ -29,12 +30,7 @@ impl Loader<i32> for TierLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, ids: &[i32]) -> LoadResult<i32, tier::Model> {
-        let tiers = tier::Entity::find()
-            .filter(tier::Column::Id.is_in(ids.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(failed)?;
-        Ok(tiers.into_iter().map(|tier| (tier.id, tier)).collect())
+        relations::tiers_by_id(&self.0, ids).await.map_err(Arc::new)
     }
 }
 
@@ -62,22 +58,9 @@ impl Loader<i32> for PostCountLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, user_ids: &[i32]) -> LoadResult<i32, u64> {
-        let counts: Vec<(i32, i64)> = post::Entity::find()
-            .select_only()
-            .column(post::Column::CreatedByUserId)
-            .column_as(Expr::col(post::Column::Id).count(), "posts")
-            .filter(post::Column::CreatedByUserId.is_in(user_ids.iter().copied()))
-            .filter(post::Column::IsDeleted.eq(false))
-            .group_by(post::Column::CreatedByUserId)
-            .into_tuple()
-            .all(&self.0)
+        relations::live_post_counts(&self.0, user_ids)
             .await
-            .map_err(failed)?;
-        let mut by_user: HashMap<i32, u64> = user_ids.iter().map(|id| (*id, 0)).collect();
-        for (user_id, posts) in counts {
-            by_user.insert(user_id, u64::try_from(posts).unwrap_or(0));
-        }
-        Ok(by_user)
+            .map_err(Arc::new)
     }
 }
 

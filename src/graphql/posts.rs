@@ -21,9 +21,11 @@ impl PostQuery {
         &self,
         ctx: &Context<'_>,
         username: String,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 10)] items_per_page: i32,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 10)] items_per_page: Option<i32>,
     ) -> async_graphql::Result<PostPage> {
+        let page = page.unwrap_or(1);
+        let items_per_page = items_per_page.unwrap_or(10);
         let per_page = page_size(items_per_page.into()).extend()?;
         let page_number = u64::try_from(page)
             .ok()

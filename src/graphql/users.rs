@@ -7,18 +7,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::app_context;
 use super::types::admin::UserTier;
+use super::types::user::Prefetched;
 use super::types::{User, UserPage};
 use crate::auth::guards::{authentication, require_caller};
 use crate::auth::{LoggedIn, OwnerOrSuperuser};
 use crate::error::AppError;
 use crate::services::listing::{self, PageRequest, UserFilter};
 use crate::services::profile::{self, ProfileChanges};
-use crate::services::{lifecycle, revocation, users};
+use crate::services::{lifecycle, relations, revocation, users};
 
 #[derive(Default)]
 pub struct UserQuery;
 
 #[derive(InputObject, Default)]
+#[graphql(name = "UserFilter")]
 pub struct UserFilterInput {
     pub tier_id: Option<i32>,
     pub is_superuser: Option<bool>,
@@ -65,13 +67,15 @@ impl UserQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 10)] items_per_page: i32,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 10)] items_per_page: Option<i32>,
         filter: Option<UserFilterInput>,
         after: Option<String>,
         first: Option<i32>,
     ) -> async_graphql::Result<UserPage> {
         let app = app_context(ctx)?;
+        let page = page.unwrap_or(1);
+        let items_per_page = items_per_page.unwrap_or(10);
         let viewer = authentication(ctx);
         let is_superuser = viewer
             .caller()
@@ -99,11 +103,9 @@ impl UserQuery {
         .extend()?;
         let (rows, has_more) = listing::list(app, &filter, request).await.extend()?;
         let end_cursor = rows.last().map(|row| encode_cursor(row.id));
+        let items = prefetch(ctx, rows, viewer).await?;
         Ok(UserPage {
-            items: rows
-                .into_iter()
-                .map(|row| User::seen_by(row, viewer))
-                .collect(),
+            items,
             page: match request {
                 PageRequest::Number { .. } => page,
                 PageRequest::After { .. } => 1,
@@ -132,6 +134,44 @@ impl UserQuery {
             tier,
         )))
     }
+}
+
+/// Load the tiers and post counts the query asks for, for the whole page at
+/// once: a fixed number of statements, not one per user and not dependent
+/// on DataLoader timing.
+async fn prefetch(
+    ctx: &Context<'_>,
+    rows: Vec<crate::entities::user::Model>,
+    viewer: &crate::auth::Authentication,
+) -> async_graphql::Result<Vec<User>> {
+    let db = &app_context(ctx)?.db;
+    let wanted = ctx.look_ahead().field("items");
+    let tiers = if wanted.field("tier").exists() {
+        let ids: Vec<i32> = rows.iter().filter_map(|row| row.tier_id).collect();
+        Some(relations::tiers_by_id(db, &ids).await.extend()?)
+    } else {
+        None
+    };
+    let counts = if wanted.field("postCount").exists() {
+        let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
+        Some(relations::live_post_counts(db, &ids).await.extend()?)
+    } else {
+        None
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let prefetched = Prefetched {
+                tier: tiers
+                    .as_ref()
+                    .map(|tiers| row.tier_id.and_then(|id| tiers.get(&id).cloned())),
+                post_count: counts
+                    .as_ref()
+                    .map(|counts| counts.get(&row.id).copied().unwrap_or(0)),
+            };
+            User::seen_by(row, viewer).with_prefetched(prefetched)
+        })
+        .collect())
 }
 
 #[derive(Default)]

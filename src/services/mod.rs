@@ -10,6 +10,7 @@ pub mod listing;
 pub mod posts;
 pub mod profile;
 pub mod rate_limits;
+pub mod relations;
 pub mod revocation;
 pub mod sessions;
 pub mod tiers;

@@ -4,12 +4,20 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod fixtures;
 
+mod admin;
 mod cli;
 mod errors;
+mod guard_matrix;
 mod http;
+mod loaders;
 mod login;
+mod posts;
 mod refresh_logout;
 mod registration;
 mod schema_sync;
+mod tiers;
 mod tokens;
+mod users_read;
+mod users_write;

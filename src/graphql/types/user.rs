@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::post::Post;
 use super::tier::Tier;
 use crate::auth::Authentication;
-use crate::entities::user;
+use crate::entities::{tier, user};
 use crate::error::AppError;
 use crate::graphql::loaders::{self, PostsPage};
 use crate::services::listing::page_size;
@@ -21,6 +21,16 @@ pub struct User {
     /// Whether the viewer may see the email address (the user themselves or
     /// a superuser).
     email_visible: bool,
+    prefetched: Prefetched,
+}
+
+/// Relations a listing loaded for all its users at once, so they cost one
+/// statement each whatever the page size (`None`: not prefetched, ask the
+/// DataLoader).
+#[derive(Debug, Clone, Default)]
+pub struct Prefetched {
+    pub tier: Option<Option<tier::Model>>,
+    pub post_count: Option<u64>,
 }
 
 impl User {
@@ -33,6 +43,7 @@ impl User {
         Self {
             model,
             email_visible,
+            prefetched: Prefetched::default(),
         }
     }
 
@@ -43,7 +54,15 @@ impl User {
         Self {
             model,
             email_visible: true,
+            prefetched: Prefetched::default(),
         }
+    }
+
+    /// Attach relations loaded in bulk.
+    #[must_use]
+    pub fn with_prefetched(mut self, prefetched: Prefetched) -> Self {
+        self.prefetched = prefetched;
+        self
     }
 }
 
@@ -90,6 +109,9 @@ impl User {
     }
     /// The user's tier, if any (batched across a listing).
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Tier>> {
+        if let Some(tier) = &self.prefetched.tier {
+            return Ok(tier.clone().map(Tier::from));
+        }
         let Some(tier_id) = self.model.tier_id else {
             return Ok(None);
         };
@@ -97,17 +119,22 @@ impl User {
     }
     /// How many live posts the user has (batched across a listing).
     async fn post_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let count = loaders::post_count(ctx, self.model.id).await?;
+        let count = match self.prefetched.post_count {
+            Some(count) => count,
+            None => loaders::post_count(ctx, self.model.id).await?,
+        };
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
     /// The user's live posts, newest first (batched across a listing).
     async fn posts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 10)] items_per_page: i32,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 10)] items_per_page: Option<i32>,
     ) -> async_graphql::Result<Vec<Post>> {
-        let per_page = page_size(items_per_page.into()).map_err(|error| error.extend())?;
+        let page = page.unwrap_or(1);
+        let per_page =
+            page_size(items_per_page.unwrap_or(10).into()).map_err(|error| error.extend())?;
         let page = u64::try_from(page)
             .ok()
             .filter(|page| *page >= 1)

@@ -1,0 +1,68 @@
+//! Arrangements shared by the user-management tests: superusers, tiers,
+//! posts, direct database reads.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use usergraph::entities::{tier, user};
+use usergraph::services::users::{self, NewUser};
+
+use crate::common::{PASSWORD, TestApp};
+
+/// Create a superuser (as `create-superuser` does) and log them in.
+pub async fn superuser(app: &TestApp, username: &str) -> String {
+    users::register(
+        &app.app,
+        NewUser {
+            name: format!("Admin {username}"),
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            password: PASSWORD.to_owned(),
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    app.signed_up_again(username).await.0
+}
+
+/// The user row, deleted or not.
+pub async fn row(app: &TestApp, username: &str) -> Option<user::Model> {
+    user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&app.app.db)
+        .await
+        .unwrap()
+}
+
+pub async fn tier(app: &TestApp, name: &str) -> i32 {
+    let created = tier::ActiveModel {
+        name: Set(name.to_owned()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.app.db)
+    .await
+    .unwrap();
+    created.id
+}
+
+pub async fn put_on_tier(app: &TestApp, username: &str, tier_id: Option<i32>) {
+    let mut user: user::ActiveModel = row(app, username).await.unwrap().into();
+    user.tier_id = Set(tier_id);
+    user.update(&app.app.db).await.unwrap();
+}
+
+pub const CREATE_POST: &str =
+    "mutation($input: CreatePostInput!) { createPost(input: $input) { id title createdByUserId } }";
+
+pub async fn post(app: &TestApp, token: &str, title: &str) -> i64 {
+    let reply = app
+        .gql_as(
+            token,
+            CREATE_POST,
+            json!({ "input": { "title": title, "text": "Some text" } }),
+        )
+        .await;
+    reply.data("createPost")["id"].as_i64().unwrap()
+}
