@@ -4,6 +4,8 @@
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read.
 
+use std::sync::Arc;
+
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::{ErrorExtensions, Pos};
@@ -19,7 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::caller::authenticate;
 use crate::auth::cookie::RefreshCookie;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{GraphqlExecutor, build_schema};
 use crate::state::AppContext;
 
 /// Largest request body accepted, in bytes.
@@ -29,14 +31,24 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub app: AppContext,
-    pub schema: AppSchema,
+    pub schema: Arc<dyn GraphqlExecutor>,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(app: AppContext) -> Self {
-        let schema = build_schema(app.clone());
+        let schema = Arc::new(build_schema(app.clone()));
         Self { app, schema }
+    }
+
+    /// Serve another schema (an application's, extending usergraph's) over
+    /// the same context.
+    #[must_use]
+    pub fn with_schema(app: AppContext, schema: impl GraphqlExecutor + 'static) -> Self {
+        Self {
+            app,
+            schema: Arc::new(schema),
+        }
     }
 }
 

@@ -15,9 +15,11 @@ pub mod users;
 
 use std::sync::{Arc, OnceLock};
 
+use async_graphql::futures_util::future::BoxFuture;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, MergedObject, Schema, SchemaBuilder,
+    BatchRequest, BatchResponse, Context, EmptySubscription, ErrorExtensions, MergedObject,
+    ObjectType, Schema, SchemaBuilder, SubscriptionType,
 };
 
 use self::loaders::Loaders;
@@ -25,9 +27,19 @@ use self::loaders::Loaders;
 use crate::error::AppError;
 use crate::state::AppContext;
 
-#[derive(MergedObject, Default)]
-#[graphql(name = "Query")]
-pub struct QueryRoot(
+/// Declares a root that merges every area's fields, under a GraphQL name.
+macro_rules! merged_root {
+    ($(#[$doc:meta])* $name:ident = $graphql_name:literal: $($part:ty),+ $(,)?) => {
+        $(#[$doc])*
+        #[derive(MergedObject, Default)]
+        #[graphql(name = $graphql_name)]
+        pub struct $name($($part),+);
+    };
+}
+
+merged_root!(
+    /// usergraph's query root.
+    QueryRoot = "Query":
     account::AccountQuery,
     users::UserQuery,
     admin::AdminQuery,
@@ -35,9 +47,31 @@ pub struct QueryRoot(
     posts::PostQuery,
 );
 
-#[derive(MergedObject, Default)]
-#[graphql(name = "Mutation")]
-pub struct MutationRoot(
+merged_root!(
+    /// usergraph's mutation root.
+    MutationRoot = "Mutation":
+    account::AccountMutation,
+    session::SessionMutation,
+    users::UserMutation,
+    admin::AdminMutation,
+    tiers::TierMutation,
+    posts::PostMutation,
+);
+
+merged_root!(
+    /// The same queries, for an application to merge into its own `Query`.
+    UsergraphQuery = "UsergraphQuery":
+    account::AccountQuery,
+    users::UserQuery,
+    admin::AdminQuery,
+    tiers::TierQuery,
+    posts::PostQuery,
+);
+
+merged_root!(
+    /// The same mutations, for an application to merge into its own
+    /// `Mutation`.
+    UsergraphMutation = "UsergraphMutation":
     account::AccountMutation,
     session::SessionMutation,
     users::UserMutation,
@@ -58,16 +92,49 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscript
     )
 }
 
+/// usergraph's own schema over `app`.
 #[must_use]
 pub fn build_schema(app: AppContext) -> AppSchema {
+    build_schema_with(app, QueryRoot::default(), MutationRoot::default())
+}
+
+/// A schema whose roots an application chose (usually usergraph's roots
+/// merged with its own, see `examples/dashboard.rs`), with everything
+/// usergraph's resolvers and guards need attached.
+pub fn build_schema_with<Q, M>(
+    app: AppContext,
+    query: Q,
+    mutation: M,
+) -> Schema<Q, M, EmptySubscription>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+{
     let root_fields = RootFields::default();
-    let schema = schema_builder()
+    let schema = Schema::build(query, mutation, EmptySubscription)
         .data(Loaders::new(&app.db))
         .data(root_fields.clone())
         .data(app)
         .finish();
     root_fields.fill_from(&schema.sdl());
     schema
+}
+
+/// Anything that executes GraphQL batches: lets the HTTP layer serve
+/// usergraph's schema or an application's extended one alike.
+pub trait GraphqlExecutor: Send + Sync {
+    fn execute_batch(&self, request: BatchRequest) -> BoxFuture<'_, BatchResponse>;
+}
+
+impl<Q, M, S> GraphqlExecutor for Schema<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    fn execute_batch(&self, request: BatchRequest) -> BoxFuture<'_, BatchResponse> {
+        Box::pin(Schema::execute_batch(self, request))
+    }
 }
 
 /// The names of the schema's root fields: what a rate-limit rule's `path`

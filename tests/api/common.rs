@@ -96,6 +96,13 @@ impl TestApp {
         })
     }
 
+    /// Serve another router over this app's context (an application
+    /// extending usergraph).
+    pub fn with_router(mut self, router: impl FnOnce(AppContext) -> Router) -> Self {
+        self.router = router(self.app.clone());
+        self
+    }
+
     pub fn database_url(&self) -> String {
         self.app.config.database_url.clone()
     }

@@ -9,6 +9,7 @@ mod fixtures;
 mod admin;
 mod cli;
 mod errors;
+mod extending;
 mod guard_matrix;
 mod http;
 mod loaders;
