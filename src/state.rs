@@ -1,5 +1,5 @@
 //! What every request shares: the database pool, the settings, the token
-//! keys and the password hasher. Cheap to clone.
+//! keys, the password hasher and the rate limiter. Cheap to clone.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{PasswordHasher, TokenKeys};
 use crate::config::Config;
+use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -14,6 +15,7 @@ pub struct AppContext {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl AppContext {
@@ -26,6 +28,14 @@ impl AppContext {
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
+            limiter: Arc::new(RateLimiter::in_memory()),
         }
+    }
+
+    /// Use `limiter` (e.g. one backed by Redis) instead of the in-memory one.
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Arc::new(limiter);
+        self
     }
 }

@@ -5,6 +5,8 @@
 //! `services`, and wrap the result in a GraphQL type.
 
 pub mod account;
+pub mod hardening;
+pub mod rate_limiting;
 pub mod session;
 pub mod types;
 
@@ -37,7 +39,20 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscript
 
 #[must_use]
 pub fn build_schema(app: AppContext) -> AppSchema {
-    schema_builder().data(app).finish()
+    let limits = &app.config.limits;
+    let mut builder = schema_builder()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        // Outermost first: the panic net also covers the rate limiter.
+        .extension(hardening::Hardening {
+            max_aliases: limits.max_aliases,
+            max_root_fields: limits.max_root_fields,
+        })
+        .extension(rate_limiting::RootFieldLimits);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.data(app).finish()
 }
 
 /// The SDL that `schema.graphql` must match.
