@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod http;
 mod login;
+mod rate_limits;
 mod refresh_logout;
 mod registration;
 mod schema_sync;
