@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod errors;
+mod hardening;
 mod http;
 mod login;
 mod rate_limits;
