@@ -10,6 +10,7 @@ mod errors;
 mod hardening;
 mod http;
 mod login;
+mod multi_instance;
 mod rate_limits;
 mod refresh_logout;
 mod registration;
