@@ -127,7 +127,7 @@ async fn limits_per_tier_on_postgres() {
 #[tokio::test]
 async fn a_rule_that_is_not_positive_falls_back_to_the_default() {
     let app = start(Backend::Sqlite, |config| {
-        config.limits.default_rate_limit = 2
+        config.limits.default_rate_limit = 2;
     })
     .await
     .unwrap();
@@ -142,7 +142,7 @@ async fn a_rule_that_is_not_positive_falls_back_to_the_default() {
 #[tokio::test]
 async fn anonymous_register_flood_from_one_ip_is_refused_with_retry_after() {
     let app = start(Backend::Sqlite, |config| {
-        config.limits.default_rate_limit = 3
+        config.limits.default_rate_limit = 3;
     })
     .await
     .unwrap();
@@ -180,7 +180,7 @@ async fn anonymous_register_flood_from_one_ip_is_refused_with_retry_after() {
 #[tokio::test]
 async fn aliases_count_once_each() {
     let app = start(Backend::Sqlite, |config| {
-        config.limits.default_rate_limit = 3
+        config.limits.default_rate_limit = 3;
     })
     .await
     .unwrap();
