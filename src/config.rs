@@ -143,7 +143,7 @@ pub struct LimitsConfig {
 
     /// Browser origins allowed to call the API cross-site, with credentials
     /// (comma-separated, e.g. `https://app.example.com`). Empty: none.
-    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
 }
 
@@ -184,6 +184,22 @@ impl Default for LimitsConfig {
             cors_origins: Vec::new(),
         }
     }
+}
+
+/// An origin as browsers send it: `https://host[:port]`, no path, no `*`
+/// (credentials are never allowed for every origin).
+fn parse_origin(text: &str) -> Result<String, String> {
+    let origin = text.trim();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{origin}` is not an origin like `https://app.example.com`"))?;
+    if rest.is_empty() || rest.contains(['/', '*', ' ']) {
+        return Err(format!(
+            "`{origin}` is not an origin like `https://app.example.com` (no path, no wildcard)"
+        ));
+    }
+    Ok(origin.to_owned())
 }
 
 /// A duration that may be shorter than a second (`250ms`) but not zero.

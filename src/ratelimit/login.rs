@@ -8,6 +8,9 @@
 //! limit is refused too, until the window moves on. The account is resolved
 //! first so its username and its email share one budget.
 
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
 use super::{Decision, RequestLimits, Rule};
 use crate::error::{AppError, AppResult};
 use crate::services::users;
@@ -29,13 +32,19 @@ pub async fn check_login(
 
     let account_key = match users::find_by_login_identifier(app, identifier).await? {
         Some(account) => format!("login:account:{}", account.id),
-        None => format!("login:unknown:{}", identifier.trim().to_lowercase()),
+        // Hashed: the key of an unknown identifier should not store an email.
+        None => format!("login:unknown:{}", hash(&identifier.trim().to_lowercase())),
     };
     let account_rule = Rule {
         limit: config.login_account_rate_limit.max(1),
         period: config.login_rate_period,
     };
     refuse_unless_allowed(limits, app.limiter.check(&account_key, account_rule).await)
+}
+
+fn hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
 fn refuse_unless_allowed(limits: &RequestLimits, decision: Decision) -> AppResult<()> {

@@ -269,3 +269,23 @@ async fn cors_allows_only_listed_origins_with_credentials() {
         "https://app.example.com"
     );
 }
+
+#[test]
+fn cors_origins_must_be_plain_origins() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Settings {
+        #[command(flatten)]
+        config: usergraph::Config,
+    }
+    let parse = |origins: &str| Settings::try_parse_from(["usergraph", "--cors-origins", origins]);
+    let parsed = parse("https://app.example.com,http://localhost:3000").unwrap();
+    assert_eq!(
+        parsed.config.limits.cors_origins,
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    assert!(parse("*").is_err());
+    assert!(parse("https://app.example.com/path").is_err());
+    assert!(parse("app.example.com").is_err());
+}
