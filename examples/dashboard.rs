@@ -63,7 +63,6 @@ pub fn schema(app: AppContext) -> AppSchema {
 }
 
 /// The application's router: usergraph's routes serving the extended schema.
-#[must_use]
 pub fn router(app: AppContext) -> axum::Router {
     let schema = schema(app.clone());
     usergraph::app(AppState::with_schema(app, schema))

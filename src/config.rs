@@ -49,13 +49,174 @@ pub struct Config {
     /// Mark the refresh-token cookie `Secure` (set this behind HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+}
+
+/// Rate limits and GraphQL hardening (issue 4). The README's section "Rate
+/// limits and hardening" explains each one.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Redis URL for rate-limit counters shared by every instance. Unset:
+    /// counters live in this process's memory.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this server writes.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "usergraph")]
+    pub redis_key_prefix: String,
+
+    /// Longest wait for Redis before a check counts as a store failure.
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "250ms", value_parser = parse_positive_duration)]
+    pub redis_timeout: Duration,
+
+    /// What limits do while Redis is unreachable: `memory` (count in this
+    /// instance), `allow` (no limits) or `deny` (refuse every limited field).
+    #[arg(long, env = "RATE_LIMIT_ON_STORE_ERROR", value_enum, default_value_t = OnStoreError::Memory)]
+    pub on_store_error: OnStoreError,
+
+    /// Calls per period of a root field for callers without a tier rule.
+    #[arg(long, env = "DEFAULT_RATE_LIMIT", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub default_rate_limit: u32,
+
+    /// The period of `DEFAULT_RATE_LIMIT`.
+    #[arg(long, env = "DEFAULT_RATE_PERIOD", default_value = "1m", value_parser = parse_duration)]
+    pub default_rate_period: Duration,
+
+    /// `login` attempts per target account (username or email) per period.
+    #[arg(long, env = "LOGIN_ACCOUNT_RATE_LIMIT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_account_rate_limit: u32,
+
+    /// `login` attempts per client IP per period, whatever the account.
+    #[arg(long, env = "LOGIN_IP_RATE_LIMIT", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_ip_rate_limit: u32,
+
+    /// The period of both login limits.
+    #[arg(long, env = "LOGIN_RATE_PERIOD", default_value = "15m", value_parser = parse_duration)]
+    pub login_rate_period: Duration,
+
+    /// Proxies whose `X-Forwarded-For` is believed: comma-separated IPs or
+    /// CIDR ranges. Empty: the peer address is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::ratelimit::client_ip::parse_network)]
+    pub trusted_proxies: Vec<crate::ratelimit::client_ip::Network>,
+
+    /// Deepest field nesting a document may have.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+
+    /// Largest complexity (fields counted) a document may have.
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 500)]
+    pub max_complexity: usize,
+
+    /// Most aliased fields a document may contain.
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 15)]
+    pub max_aliases: usize,
+
+    /// Most root fields an operation may select.
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 10)]
+    pub max_root_fields: usize,
+
+    /// Most operations in one batched (JSON array) request.
+    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_batch: u32,
+
+    /// Largest request body, in bytes; larger is HTTP 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = crate::http::MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// Longest time one request may run before it is answered 503 `INTERNAL`.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
+    pub request_timeout: Duration,
+
+    /// Answer introspection queries (`__schema`, `__type`).
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Serve the GraphiQL page at `GET /graphql`.
+    #[arg(long, env = "GRAPHQL_PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set)]
+    pub playground: bool,
+
+    /// Browser origins allowed to call the API cross-site, with credentials
+    /// (comma-separated, e.g. `https://app.example.com`). Empty: none.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+}
+
+/// What the rate limiter does when its shared store (Redis) fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnStoreError {
+    /// Count in this instance's memory until the store is back: limits hold
+    /// per instance, so N instances allow at most N times the limit.
+    Memory,
+    /// Fail open: no limits until the store is back.
+    Allow,
+    /// Fail closed: every limited field is refused until the store is back.
+    Deny,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            redis_key_prefix: "usergraph".to_owned(),
+            redis_timeout: Duration::from_millis(250),
+            on_store_error: OnStoreError::Memory,
+            default_rate_limit: 100,
+            default_rate_period: Duration::from_secs(60),
+            login_account_rate_limit: 10,
+            login_ip_rate_limit: 30,
+            login_rate_period: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
+            max_depth: 15,
+            max_complexity: 500,
+            max_aliases: 15,
+            max_root_fields: 10,
+            max_batch: 10,
+            max_body_bytes: crate::http::MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(30),
+            introspection: true,
+            playground: true,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// An origin as browsers send it: `https://host[:port]`, no path, no `*`
+/// (credentials are never allowed for every origin).
+fn parse_origin(text: &str) -> Result<String, String> {
+    let origin = text.trim();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{origin}` is not an origin like `https://app.example.com`"))?;
+    if rest.is_empty() || rest.contains(['/', '*', ' ']) {
+        return Err(format!(
+            "`{origin}` is not an origin like `https://app.example.com` (no path, no wildcard)"
+        ));
+    }
+    Ok(origin.to_owned())
+}
+
+/// A duration that may be shorter than a second (`250ms`) but not zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|error| format!("`{text}` is not a duration like `250ms` or `30s`: {error}"))?;
+    if duration.is_zero() {
+        return Err("the duration must be longer than zero".to_owned());
+    }
+    Ok(duration)
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text)
         .map_err(|error| format!("`{text}` is not a duration like `30m` or `7d`: {error}"))?;
     if duration.as_secs() == 0 {
-        return Err("a token lifetime must be at least one second".to_owned());
+        return Err("the duration must be at least one second".to_owned());
     }
     Ok(duration)
 }
@@ -74,6 +235,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             bcrypt_cost: 4,
             cookie_secure: false,
+            limits: LimitsConfig::default(),
         }
     }
 

@@ -19,6 +19,8 @@ pub mod error;
 pub mod graphql;
 /// Routes and the request handler.
 pub mod http;
+/// Rate limits per root field, per login target and per IP, in memory or Redis.
+pub mod ratelimit;
 /// The domain rules as plain functions.
 pub mod services;
 /// The shared context of every request.
@@ -40,14 +42,11 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// before it can answer.
 pub async fn prepare(config: Config) -> AppResult<AppState> {
     let secret = auth::secret::resolve_secret(&config)?;
+    let limiter = ratelimit::RateLimiter::from_config(&config.limits)?;
     let (db, sql_statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
-    Ok(AppState::new(AppContext::new(
-        db,
-        sql_statements,
-        config,
-        &secret,
-    )))
+    let app = AppContext::new(db, sql_statements, config, &secret).with_limiter(limiter);
+    Ok(AppState::new(app))
 }
 
 /// The whole HTTP application.

@@ -1,5 +1,5 @@
 //! What every request shares: the database pool, the settings, the token
-//! keys and the password hasher. Cheap to clone.
+//! keys, the password hasher and the rate limiter. Cheap to clone.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::{PasswordHasher, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
+use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -16,6 +17,7 @@ pub struct AppContext {
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
     pub sql_statements: StatementCounter,
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl AppContext {
@@ -34,6 +36,14 @@ impl AppContext {
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
             sql_statements,
+            limiter: Arc::new(RateLimiter::in_memory()),
         }
+    }
+
+    /// Use `limiter` (e.g. one backed by Redis) instead of the in-memory one.
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Arc::new(limiter);
+        self
     }
 }

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::entities::{post, tier, user};
 use crate::error::AppError;
@@ -74,43 +73,6 @@ pub struct PostsPage {
 
 pub struct PostsLoader(pub DatabaseConnection);
 
-impl PostsLoader {
-    /// The same page window for many authors in one statement: number each
-    /// author's posts with a window function and keep the wanted rows.
-    async fn window(
-        &self,
-        user_ids: &[i32],
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<post::Model>, Arc<AppError>> {
-        let numbered = Query::select()
-            .column(Asterisk)
-            .expr_as(
-                Expr::cust("ROW_NUMBER() OVER (PARTITION BY created_by_user_id ORDER BY id DESC)"),
-                Alias::new("row_number"),
-            )
-            .from(post::Entity)
-            .and_where(post::Column::CreatedByUserId.is_in(user_ids.iter().copied()))
-            .and_where(post::Column::IsDeleted.eq(false))
-            .to_owned();
-        let first = i64::try_from(offset).unwrap_or(i64::MAX);
-        let last = i64::try_from(offset.saturating_add(limit)).unwrap_or(i64::MAX);
-        let page = Query::select()
-            .columns(post::Column::iter())
-            .from_subquery(numbered, Alias::new("numbered"))
-            .and_where(Expr::col(Alias::new("row_number")).gt(first))
-            .and_where(Expr::col(Alias::new("row_number")).lte(last))
-            .order_by(Alias::new("row_number"), Order::Asc)
-            .to_owned();
-        let statement = self.0.get_database_backend().build(&page);
-        post::Entity::find()
-            .from_raw_sql(statement)
-            .all(&self.0)
-            .await
-            .map_err(failed)
-    }
-}
-
 impl Loader<PostsPage> for PostsLoader {
     type Value = Vec<post::Model>;
     type Error = Arc<AppError>;
@@ -123,16 +85,20 @@ impl Loader<PostsPage> for PostsLoader {
                 .or_default()
                 .push(key.user_id);
         }
-        let mut pages: HashMap<PostsPage, Vec<post::Model>> =
-            keys.iter().map(|key| (*key, Vec::new())).collect();
+        let mut pages = HashMap::new();
         for ((offset, limit), user_ids) in windows {
-            for post in self.window(&user_ids, offset, limit).await? {
-                let key = PostsPage {
-                    user_id: post.created_by_user_id,
-                    offset,
-                    limit,
-                };
-                pages.entry(key).or_default().push(post);
+            let found = relations::post_pages(&self.0, &user_ids, offset, limit)
+                .await
+                .map_err(Arc::new)?;
+            for (user_id, posts) in found {
+                pages.insert(
+                    PostsPage {
+                        user_id,
+                        offset,
+                        limit,
+                    },
+                    posts,
+                );
             }
         }
         Ok(pages)

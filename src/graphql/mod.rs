@@ -6,8 +6,10 @@
 
 pub mod account;
 pub mod admin;
+pub mod hardening;
 pub mod loaders;
 pub mod posts;
+pub mod rate_limiting;
 pub mod session;
 pub mod tiers;
 pub mod types;
@@ -110,8 +112,21 @@ where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
 {
+    let limits = &app.config.limits;
     let root_fields = RootFields::default();
-    let schema = Schema::build(query, mutation, EmptySubscription)
+    let mut builder = Schema::build(query, mutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        // Outermost first: the panic net also covers the rate limiter.
+        .extension(hardening::Hardening {
+            max_aliases: limits.max_aliases,
+            max_root_fields: limits.max_root_fields,
+        })
+        .extension(rate_limiting::RootFieldLimits);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    let schema = builder
         .data(Loaders::new(&app.db))
         .data(root_fields.clone())
         .data(app)

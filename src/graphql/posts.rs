@@ -7,8 +7,7 @@ use super::app_context;
 use super::types::{Post, PostPage};
 use crate::auth::LoggedIn;
 use crate::auth::guards::require_caller;
-use crate::error::AppError;
-use crate::services::listing::page_size;
+use crate::services::listing;
 use crate::services::posts::{self, PostChanges};
 
 #[derive(Default)]
@@ -24,22 +23,19 @@ impl PostQuery {
         #[graphql(default = 1)] page: Option<i32>,
         #[graphql(default = 10)] items_per_page: Option<i32>,
     ) -> async_graphql::Result<PostPage> {
-        let page = page.unwrap_or(1);
-        let items_per_page = items_per_page.unwrap_or(10);
-        let per_page = page_size(items_per_page.into()).extend()?;
-        let page_number = u64::try_from(page)
-            .ok()
-            .filter(|page| *page >= 1)
-            .ok_or_else(|| AppError::bad_input("page must be 1 or more"))
-            .extend()?;
-        let (rows, has_more, total) =
-            posts::list_for_user(app_context(ctx)?, &username, page_number, per_page)
+        let (offset, limit) =
+            listing::window(page.map(i64::from), items_per_page.map(i64::from)).extend()?;
+        let (author, rows, has_more, total) =
+            posts::list_for_user(app_context(ctx)?, &username, offset, limit)
                 .await
                 .extend()?;
         Ok(PostPage {
-            items: rows.into_iter().map(Post::from).collect(),
-            page,
-            items_per_page,
+            items: rows
+                .into_iter()
+                .map(|post| Post::by(post, &author))
+                .collect(),
+            page: page.unwrap_or(1),
+            items_per_page: i32::try_from(limit).unwrap_or(i32::MAX),
             has_more,
             total_count: i64::try_from(total).unwrap_or(i64::MAX),
         })

@@ -1,5 +1,7 @@
 //! Logging in, refreshing tokens and logging out.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, ResultExt};
 use axum::http::header::SET_COOKIE;
 
@@ -7,6 +9,8 @@ use super::app_context;
 use super::types::AuthPayload;
 use crate::auth::cookie::{RefreshCookie, clear_refresh_cookie, set_refresh_cookie};
 use crate::auth::guards::authentication;
+use crate::ratelimit::RequestLimits;
+use crate::ratelimit::login::check_login;
 use crate::services::sessions::{self, Session};
 use crate::state::AppContext;
 
@@ -24,6 +28,7 @@ impl SessionMutation {
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
         let app = app_context(ctx)?;
+        login_limits(ctx, app, &username_or_email).await?;
         let session = sessions::login(app, &username_or_email, &password)
             .await
             .extend()?;
@@ -58,6 +63,17 @@ impl SessionMutation {
         ctx.append_http_header(SET_COOKIE, clear_refresh_cookie(app.config.cookie_secure));
         Ok(true)
     }
+}
+
+/// The per-account and per-IP login limits, counted before the password is
+/// checked (see `ratelimit::login`).
+async fn login_limits(
+    ctx: &Context<'_>,
+    app: &AppContext,
+    identifier: &str,
+) -> async_graphql::Result<()> {
+    let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
+    check_login(app, &limits, identifier).await.extend()
 }
 
 fn cookie_token(ctx: &Context<'_>) -> Option<String> {

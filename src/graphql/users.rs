@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::app_context;
+use super::loaders::PostsPage;
 use super::types::admin::UserTier;
 use super::types::user::Prefetched;
 use super::types::{User, UserPage};
@@ -158,10 +159,33 @@ async fn prefetch(
     } else {
         None
     };
+    let posts = match wanted.field("posts").selection_fields().as_slice() {
+        // One `posts` selection (not several aliased windows) with valid
+        // arguments: load that window for every user at once.
+        [selection] => match posts_window(selection) {
+            Some((offset, limit)) => {
+                let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
+                let pages = relations::post_pages(db, &ids, offset, limit)
+                    .await
+                    .extend()?;
+                Some((offset, limit, pages))
+            }
+            None => None,
+        },
+        _ => None,
+    };
     Ok(rows
         .into_iter()
         .map(|row| {
             let prefetched = Prefetched {
+                posts: posts.as_ref().map(|(offset, limit, pages)| {
+                    let window = PostsPage {
+                        user_id: row.id,
+                        offset: *offset,
+                        limit: *limit,
+                    };
+                    (window, pages.get(&row.id).cloned().unwrap_or_default())
+                }),
                 tier: tiers
                     .as_ref()
                     .map(|tiers| row.tier_id.and_then(|id| tiers.get(&id).cloned())),
@@ -172,6 +196,22 @@ async fn prefetch(
             User::seen_by(row, viewer).with_prefetched(prefetched)
         })
         .collect())
+}
+
+/// The `(offset, limit)` a `posts(page:, itemsPerPage:)` selection asks for,
+/// or `None` when its arguments are invalid (the field itself reports that).
+fn posts_window(selection: &async_graphql::SelectionField<'_>) -> Option<(u64, u64)> {
+    let arguments = selection.arguments().ok()?;
+    let number = |name: &str| {
+        arguments
+            .iter()
+            .find(|(argument, _)| argument.as_str() == name)
+            .and_then(|(_, value)| match value {
+                async_graphql::Value::Number(number) => number.as_i64(),
+                _ => None,
+            })
+    };
+    listing::window(number("page"), number("itemsPerPage")).ok()
 }
 
 #[derive(Default)]

@@ -66,6 +66,19 @@ impl PageRequest {
     }
 }
 
+/// `(offset, limit)` of page `page` (1-based) of `per_page` items, both
+/// validated; absent values take the defaults 1 and 10.
+pub fn window(page: Option<i64>, per_page: Option<i64>) -> AppResult<(u64, u64)> {
+    match PageRequest::number(page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PAGE_SIZE))? {
+        PageRequest::Number { page, per_page } => {
+            Ok(((page - 1).saturating_mul(per_page), per_page))
+        }
+        PageRequest::After { first, .. } => Ok((0, first)),
+    }
+}
+
+pub const DEFAULT_PAGE_SIZE: i64 = 10;
+
 /// A page size within 1–100.
 pub fn page_size(size: i64) -> AppResult<u64> {
     u64::try_from(size)

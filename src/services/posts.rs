@@ -10,7 +10,7 @@ use sea_orm::{
 use super::{users, validation};
 use crate::auth::Caller;
 use crate::auth::guards::may_manage;
-use crate::entities::post;
+use crate::entities::{post, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
 
@@ -98,14 +98,14 @@ pub async fn soft_delete(ctx: &AppContext, caller: &Caller, id: i32) -> AppResul
     Ok(())
 }
 
-/// A page of the live posts of the active user `username`, newest first,
+/// The active user `username`, a window of their live posts (newest first),
 /// whether more follow, and the total.
 pub async fn list_for_user(
     ctx: &AppContext,
     username: &str,
-    page: u64,
+    offset: u64,
     per_page: u64,
-) -> AppResult<(Vec<post::Model>, bool, u64)> {
+) -> AppResult<(user::Model, Vec<post::Model>, bool, u64)> {
     let author = users::find_active(&ctx.db, username).await?;
     let query = post::Entity::find()
         .filter(post::Column::CreatedByUserId.eq(author.id))
@@ -113,11 +113,11 @@ pub async fn list_for_user(
     let total = query.clone().count(&ctx.db).await?;
     let mut rows = query
         .order_by_desc(post::Column::Id)
-        .offset((page - 1).saturating_mul(per_page))
+        .offset(offset)
         .limit(per_page + 1)
         .all(&ctx.db)
         .await?;
     let has_more = rows.len() as u64 > per_page;
     rows.truncate(usize::try_from(per_page).unwrap_or(usize::MAX));
-    Ok((rows, has_more, total))
+    Ok((author, rows, has_more, total))
 }

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QuerySelect};
 
 use crate::entities::{post, tier};
 use crate::error::AppResult;
@@ -41,4 +41,42 @@ pub async fn live_post_counts(
         by_user.insert(user_id, u64::try_from(posts).unwrap_or(0));
     }
     Ok(by_user)
+}
+
+/// The same page of live posts (newest first, `limit` after skipping
+/// `offset`) for many authors in one statement: each author's posts are
+/// numbered with a window function and the wanted rows kept.
+pub async fn post_pages(
+    db: &impl ConnectionTrait,
+    user_ids: &[i32],
+    offset: u64,
+    limit: u64,
+) -> AppResult<HashMap<i32, Vec<post::Model>>> {
+    let numbered = Query::select()
+        .column(Asterisk)
+        .expr_as(
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY created_by_user_id ORDER BY id DESC)"),
+            Alias::new("row_number"),
+        )
+        .from(post::Entity)
+        .and_where(post::Column::CreatedByUserId.is_in(user_ids.iter().copied()))
+        .and_where(post::Column::IsDeleted.eq(false))
+        .to_owned();
+    let first = i64::try_from(offset).unwrap_or(i64::MAX);
+    let last = i64::try_from(offset.saturating_add(limit)).unwrap_or(i64::MAX);
+    let page = Query::select()
+        .columns(post::Column::iter())
+        .from_subquery(numbered, Alias::new("numbered"))
+        .and_where(Expr::col(Alias::new("row_number")).gt(first))
+        .and_where(Expr::col(Alias::new("row_number")).lte(last))
+        .order_by(Alias::new("row_number"), Order::Asc)
+        .to_owned();
+    let statement = db.get_database_backend().build(&page);
+    let rows = post::Entity::find().from_raw_sql(statement).all(db).await?;
+    let mut pages: HashMap<i32, Vec<post::Model>> =
+        user_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for post in rows {
+        pages.entry(post.created_by_user_id).or_default().push(post);
+    }
+    Ok(pages)
 }

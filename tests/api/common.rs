@@ -318,3 +318,120 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+// ---- Helpers for rate limits, hardening and several instances (issue 4) ----
+
+impl TestApp {
+    /// POST a GraphQL body (an object or a batch array) as if it came from
+    /// `ip` over TCP, with extra headers.
+    pub async fn post_body_from(&self, ip: &str, body: &Value, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(Body::from(body.to_string())).expect("request");
+        let peer = std::net::SocketAddr::new(ip.parse().expect("ip"), 40000);
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        self.send(request).await
+    }
+
+    /// POST a GraphQL document from `ip`, optionally with a bearer token.
+    pub async fn gql_from(
+        &self,
+        ip: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Reply {
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|bearer| ("authorization", bearer))
+            .into_iter()
+            .collect();
+        self.post_body_from(
+            ip,
+            &json!({ "query": query, "variables": variables }),
+            &headers,
+        )
+        .await
+    }
+
+    /// Another instance of the server on this test's database (as a second
+    /// process would be), with its own settings.
+    pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::for_database(&self.database_url());
+        config.jwt_secret = Some(TEST_SECRET.to_owned());
+        adjust(&mut config);
+        let state = usergraph::prepare(config)
+            .await
+            .expect("second instance starts");
+        TestApp {
+            router: usergraph::app(state.clone()),
+            app: state.app,
+            // The first instance owns (and drops) the real database; this
+            // one holds an empty directory so it drops nothing.
+            _database: TestDatabase::Sqlite(tempfile::tempdir().expect("temp dir")),
+        }
+    }
+}
+
+/// A Redis key prefix of its own for one test, its keys deleted at the end.
+/// `None` (with a note) when `TEST_REDIS_URL` is unset.
+pub struct RedisPrefix {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl RedisPrefix {
+    pub fn new() -> Option<Self> {
+        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+            eprintln!("TEST_REDIS_URL is unset: skipping a Redis test");
+            return None;
+        };
+        let prefix = format!("usergraph-test-{}", uuid::Uuid::new_v4().simple());
+        Some(Self { url, prefix })
+    }
+
+    /// Point `config` at this Redis and prefix.
+    pub fn configure(&self, config: &mut Config) {
+        config.limits.redis_url = Some(self.url.clone());
+        config.limits.redis_key_prefix = self.prefix.clone();
+        config.limits.redis_timeout = std::time::Duration::from_secs(1);
+    }
+
+    /// How many keys exist under the prefix.
+    pub fn key_count(&self) -> usize {
+        let client = redis::Client::open(self.url.as_str()).expect("redis url");
+        let mut connection = client.get_connection().expect("redis reachable");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query(&mut connection)
+            .expect("KEYS");
+        keys.len()
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let (url, pattern) = (self.url.clone(), format!("{}:*", self.prefix));
+        let _ = std::thread::spawn(move || {
+            let Ok(client) = redis::Client::open(url.as_str()) else {
+                return;
+            };
+            let Ok(mut connection) = client.get_connection() else {
+                return;
+            };
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut connection)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
+            }
+        })
+        .join();
+    }
+}

@@ -5,14 +5,22 @@ use chrono::{DateTime, Utc};
 
 use super::user::User;
 use crate::auth::guards::authentication;
-use crate::entities::post;
+use crate::entities::{post, user};
 use crate::graphql::loaders;
 
-pub struct Post(post::Model);
+pub struct Post(post::Model, Option<user::Model>);
 
 impl From<post::Model> for Post {
     fn from(model: post::Model) -> Self {
-        Self(model)
+        Self(model, None)
+    }
+}
+
+impl Post {
+    /// A post whose author is already at hand (listings by author).
+    #[must_use]
+    pub fn by(model: post::Model, author: &user::Model) -> Self {
+        Self(model, Some(author.clone()))
     }
 }
 
@@ -41,7 +49,10 @@ impl Post {
     }
     /// The author (batched across a listing); `null` once they are deleted.
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let author = loaders::user(ctx, self.0.created_by_user_id).await?;
+        let author = match &self.1 {
+            Some(author) => Some(author.clone()),
+            None => loaders::user(ctx, self.0.created_by_user_id).await?,
+        };
         Ok(author
             .filter(|author| !author.is_deleted)
             .map(|author| User::seen_by(author, authentication(ctx))))

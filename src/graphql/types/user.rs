@@ -9,10 +9,9 @@ use uuid::Uuid;
 use super::post::Post;
 use super::tier::Tier;
 use crate::auth::Authentication;
-use crate::entities::{tier, user};
-use crate::error::AppError;
+use crate::entities::{post, tier, user};
 use crate::graphql::loaders::{self, PostsPage};
-use crate::services::listing::page_size;
+use crate::services::listing;
 use async_graphql::ErrorExtensions;
 
 /// A user as the API shows it.
@@ -31,6 +30,8 @@ pub struct User {
 pub struct Prefetched {
     pub tier: Option<Option<tier::Model>>,
     pub post_count: Option<u64>,
+    /// One page of posts, for the window it was loaded for.
+    pub posts: Option<(PostsPage, Vec<post::Model>)>,
 }
 
 impl User {
@@ -132,22 +133,20 @@ impl User {
         #[graphql(default = 1)] page: Option<i32>,
         #[graphql(default = 10)] items_per_page: Option<i32>,
     ) -> async_graphql::Result<Vec<Post>> {
-        let page = page.unwrap_or(1);
-        let per_page =
-            page_size(items_per_page.unwrap_or(10).into()).map_err(|error| error.extend())?;
-        let page = u64::try_from(page)
-            .ok()
-            .filter(|page| *page >= 1)
-            .ok_or_else(|| AppError::bad_input("page must be 1 or more").extend())?;
+        let (offset, limit) = listing::window(page.map(i64::from), items_per_page.map(i64::from))
+            .map_err(|error| error.extend())?;
         let key = PostsPage {
             user_id: self.model.id,
-            offset: (page - 1).saturating_mul(per_page),
-            limit: per_page,
+            offset,
+            limit,
         };
-        Ok(loaders::posts(ctx, key)
-            .await?
+        let posts = match &self.prefetched.posts {
+            Some((window, posts)) if *window == key => posts.clone(),
+            _ => loaders::posts(ctx, key).await?,
+        };
+        Ok(posts
             .into_iter()
-            .map(Post::from)
+            .map(|post| Post::by(post, &self.model))
             .collect())
     }
 }

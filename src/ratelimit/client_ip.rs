@@ -1,0 +1,159 @@
+//! The client's IP address, which anonymous callers are counted by.
+//!
+//! `X-Forwarded-For` is written by whoever sent the request, so it is only
+//! believed when the peer is a proxy listed in `TRUSTED_PROXIES`; then the
+//! header is read right to left, skipping further trusted proxies, and the
+//! first untrusted address is the client. Anything else would let an
+//! attacker pick a fresh "IP" for every request.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::http::HeaderMap;
+
+/// The address the limiter counts an anonymous caller by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// An IP address or a CIDR range (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.address, canonical(ip)) {
+            (IpAddr::V4(network), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(network) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(network) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Parse `TRUSTED_PROXIES` entries: `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+pub fn parse_network(text: &str) -> Result<Network, String> {
+    let text = text.trim();
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (text, None),
+    };
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IP address or CIDR range"))?;
+    let address = canonical(address);
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(prefix) => prefix
+            .parse::<u8>()
+            .ok()
+            .filter(|prefix| *prefix <= max)
+            .ok_or_else(|| format!("`{text}` has a bad prefix length (0–{max})"))?,
+    };
+    Ok(Network { address, prefix })
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) count as their IPv4 form,
+/// so one client cannot be two keys.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// Work out the client from the TCP peer (absent in in-process tests, then
+/// loopback) and, behind trusted proxies, `X-Forwarded-For`.
+#[must_use]
+pub fn client_ip(peer: Option<SocketAddr>, headers: &HeaderMap, trusted: &[Network]) -> ClientIp {
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |peer| canonical(peer.ip()));
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|network| network.contains(ip));
+    if !is_trusted(peer) {
+        return ClientIp(peer);
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            // A garbled entry: stop at the last address we could vouch for.
+            break;
+        };
+        client = canonical(ip);
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    ClientIp(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(forwarded: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", forwarded.parse().expect("header value"));
+        headers
+    }
+
+    fn peer(ip: &str) -> Option<SocketAddr> {
+        Some(SocketAddr::new(ip.parse().expect("ip"), 4000))
+    }
+
+    #[test]
+    fn an_untrusted_peer_cannot_choose_its_address() {
+        let trusted = [parse_network("10.0.0.0/8").expect("network")];
+        let ip = client_ip(peer("203.0.113.9"), &headers("1.2.3.4"), &trusted);
+        assert_eq!(ip.0.to_string(), "203.0.113.9");
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_first_untrusted_hop_is_the_client() {
+        let trusted = [
+            parse_network("10.0.0.0/8").expect("network"),
+            parse_network("192.168.1.7").expect("network"),
+        ];
+        let forwarded = headers("6.6.6.6, 198.51.100.4, 192.168.1.7");
+        let ip = client_ip(peer("10.1.2.3"), &forwarded, &trusted);
+        assert_eq!(ip.0.to_string(), "198.51.100.4");
+    }
+
+    #[test]
+    fn missing_peer_is_loopback_and_mapped_addresses_are_ipv4() {
+        assert_eq!(
+            client_ip(None, &HeaderMap::new(), &[]).0.to_string(),
+            "127.0.0.1"
+        );
+        let ip = client_ip(peer("::ffff:198.51.100.4"), &HeaderMap::new(), &[]);
+        assert_eq!(ip.0.to_string(), "198.51.100.4");
+    }
+
+    #[test]
+    fn bad_networks_are_refused() {
+        assert!(parse_network("10.0.0.0/33").is_err());
+        assert!(parse_network("not-an-ip").is_err());
+        assert!(
+            parse_network("::/0")
+                .expect("all of v6")
+                .contains("2001:db8::1".parse().expect("ip"))
+        );
+    }
+}
