@@ -3,9 +3,9 @@
 
 use async_graphql::{Context, Object, ResultExt};
 
-use super::app_context;
 use super::types::admin::{UserRateLimits, UserStats};
 use super::types::{RateLimit, Tier, User};
+use super::{app_context, root_fields};
 use crate::auth::Superuser;
 use crate::auth::guards::authentication;
 use crate::services::{lifecycle, listing, rate_limits, users};
@@ -70,9 +70,11 @@ impl AdminMutation {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<bool> {
-        lifecycle::delete_permanently(app_context(ctx)?, &username)
+        let app = app_context(ctx)?;
+        let removed = lifecycle::delete_permanently(app, &username)
             .await
             .extend()?;
+        app.limiter.forget_user(removed.id, root_fields(ctx)).await;
         Ok(true)
     }
 

@@ -13,7 +13,7 @@ use async_graphql::extensions::{
 use async_graphql::{ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
 
 use crate::auth::Authentication;
-use crate::ratelimit::{Decision, RequestLimits, Rule};
+use crate::ratelimit::{Decision, RequestLimits, Rule, user_field_key};
 use crate::state::AppContext;
 
 pub struct RootFieldLimits;
@@ -61,7 +61,7 @@ async fn count(ctx: &ExtensionContext<'_>, field: &str) -> Option<Decision> {
     let caller = ctx
         .data_opt::<Authentication>()
         .and_then(Authentication::caller);
-    let (subject, rule) = match caller {
+    let (key, rule) = match caller {
         Some(caller) => {
             let rule = match caller.user.tier_id {
                 Some(tier_id) => match limits.tier_rules(&app.db, tier_id).await {
@@ -73,14 +73,11 @@ async fn count(ctx: &ExtensionContext<'_>, field: &str) -> Option<Decision> {
                 },
                 None => default,
             };
-            (format!("user:{}", caller.user.id), rule)
+            (user_field_key(field, caller.user.id), rule)
         }
-        None => (format!("ip:{}", limits.client_ip.0), default),
+        None => (format!("field:{field}:ip:{}", limits.client_ip.0), default),
     };
-    let decision = app
-        .limiter
-        .check(&format!("field:{field}:{subject}"), rule)
-        .await;
+    let decision = app.limiter.check(&key, rule).await;
     limits.record_field(decision);
     Some(decision)
 }

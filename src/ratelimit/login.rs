@@ -31,7 +31,7 @@ pub async fn check_login(
     refuse_unless_allowed(limits, app.limiter.check(&ip_key, ip_rule).await)?;
 
     let account_key = match users::find_by_login_identifier(app, identifier).await? {
-        Some(account) => format!("login:account:{}", account.id),
+        Some(account) => super::login_account_key(account.id),
         // Hashed: the key of an unknown identifier should not store an email.
         None => format!("login:unknown:{}", hash(&identifier.trim().to_lowercase())),
     };

@@ -33,6 +33,17 @@ impl MemoryStore {
         self.check_at(key, rule, Instant::now())
     }
 
+    /// Drop the counters of `keys`.
+    pub fn forget(&self, keys: &[String]) {
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            windows.remove(key);
+        }
+    }
+
     pub(crate) fn check_at(&self, key: &str, rule: Rule, now: Instant) -> Decision {
         // A poisoned lock only means another thread panicked mid-check; the
         // log is still a valid log.

@@ -122,6 +122,24 @@ impl RateLimiter {
         }
     }
 
+    /// Forget every counter kept for user `user_id` (their root-field calls,
+    /// for each of `root_fields`, and their login account), so a removed
+    /// account leaves nothing behind and a later account reusing the id
+    /// starts afresh.
+    pub async fn forget_user(&self, user_id: i32, root_fields: &[String]) {
+        let mut keys: Vec<String> = root_fields
+            .iter()
+            .map(|field| user_field_key(field, user_id))
+            .collect();
+        keys.push(login_account_key(user_id));
+        self.local.forget(&keys);
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.forget(&keys).await
+        {
+            tracing::warn!(%error, user_id, "could not delete the user's rate-limit counters in Redis");
+        }
+    }
+
     fn on_store_failure(&self, key: &str, rule: Rule) -> Decision {
         match self.on_store_error {
             OnStoreError::Memory => self.local.check(key, rule),
@@ -139,4 +157,16 @@ impl RateLimiter {
             },
         }
     }
+}
+
+/// The counter of root field `field` for logged-in user `user_id`.
+#[must_use]
+pub fn user_field_key(field: &str, user_id: i32) -> String {
+    format!("field:{field}:user:{user_id}")
+}
+
+/// The counter of login attempts against account `user_id`.
+#[must_use]
+pub fn login_account_key(user_id: i32) -> String {
+    format!("login:account:{user_id}")
 }

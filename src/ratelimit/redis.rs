@@ -62,6 +62,23 @@ impl RedisStore {
         })
     }
 
+    /// Delete the counters of `keys`.
+    pub async fn forget(&self, keys: &[String]) -> Result<(), String> {
+        let mut connection = self.connection.clone();
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|key| format!("{}:{key}", self.prefix))
+            .collect();
+        let mut command = redis::cmd("DEL");
+        command.arg(keys);
+        let call = command.query_async::<i64>(&mut connection);
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| "Redis did not answer in time".to_owned())?
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+
     /// Count one call against `key`; an error means Redis did not answer in
     /// time or at all.
     pub async fn check(&self, key: &str, rule: Rule) -> Result<Decision, String> {

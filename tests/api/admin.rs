@@ -352,3 +352,43 @@ async fn user_stats_counts_users(app: TestApp) {
         .await
         .expect_code("UNAUTHENTICATED");
 }
+
+/// Removing a user also removes their rate-limit counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_deletion_forgets_the_users_rate_limit_counters() {
+    use std::time::Duration;
+    use usergraph::ratelimit::{Rule, user_field_key};
+
+    let app = TestApp::start_with(crate::common::Backend::Sqlite, |config| {
+        config.limits.default_rate_limit = 3;
+    })
+    .await
+    .unwrap();
+    let admin = superuser(&app, "root").await;
+    let (token, _) = app.signed_up("lena").await;
+    let lena = row(&app, "lena").await.unwrap();
+    for _ in 0..3 {
+        app.gql_as(&token, ME, json!({})).await.data("me");
+    }
+    app.gql_as(&token, ME, json!({}))
+        .await
+        .expect_code("RATE_LIMITED");
+    app.gql_as(
+        &admin,
+        "mutation { deleteUserPermanently(username: \"lena\") }",
+        json!({}),
+    )
+    .await
+    .data("deleteUserPermanently");
+    let rule = Rule {
+        limit: 3,
+        period: Duration::from_secs(60),
+    };
+    let fresh = app
+        .app
+        .limiter
+        .check(&user_field_key("me", lena.id), rule)
+        .await;
+    assert!(fresh.allowed);
+    assert_eq!(fresh.remaining, 2, "the counter started again from zero");
+}
