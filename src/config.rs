@@ -46,6 +46,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
+    /// Serve `GET /metrics` (Prometheus text: SQL statements sent so far).
+    /// Off by default; the benchmark turns it on.
+    #[arg(long, env = "METRICS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub metrics_enabled: bool,
+
     /// Mark the refresh-token cookie `Secure` (set this behind HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
@@ -235,6 +240,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             bcrypt_cost: 4,
             cookie_secure: false,
+            metrics_enabled: false,
             limits: LimitsConfig::default(),
         }
     }

@@ -8,6 +8,7 @@
 //! (body size, batch size, time) are enforced here too.
 
 mod headers;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", graphql_route)
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes));
     for layer in headers::security_layers() {
         router = router.layer(layer);

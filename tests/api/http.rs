@@ -58,3 +58,34 @@ async fn oversized_bodies_are_refused_before_any_resolver() {
         .await;
     assert_eq!(reply.status, 413);
 }
+
+#[tokio::test]
+async fn metrics_are_served_only_when_enabled() {
+    let hidden = TestApp::start(Backend::Sqlite).await.unwrap();
+    let reply = hidden
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(reply.status, 404);
+
+    let app = TestApp::start_with(Backend::Sqlite, |config| config.metrics_enabled = true)
+        .await
+        .unwrap();
+    let read = |reply: &crate::common::Reply| -> u64 {
+        reply
+            .text
+            .lines()
+            .find_map(|line| line.strip_prefix("usergraph_sql_statements_total "))
+            .and_then(|value| value.parse().ok())
+            .unwrap()
+    };
+    let before = read(
+        &app.send(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await,
+    );
+    app.register("metered").await;
+    let after = read(
+        &app.send(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await,
+    );
+    assert!(after > before, "{before} -> {after}");
+}

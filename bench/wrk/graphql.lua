@@ -1,0 +1,90 @@
+-- wrk script for usergraph: builds one request per call from SCENARIO (an
+-- environment variable), counts every answer that is not HTTP 200 or that
+-- carries GraphQL `errors`, and prints one JSON line at the end.
+local scenario = os.getenv("SCENARIO") or "health"
+local token = os.getenv("TOKEN") or ""
+local users = tonumber(os.getenv("USERS") or "1000")
+local page_max = tonumber(os.getenv("PAGE_MAX") or "1")
+local page_min = tonumber(os.getenv("PAGE_MIN") or "1")
+local password = os.getenv("PASSWORD") or ""
+local cursors = {}
+for cursor in string.gmatch(os.getenv("CURSORS") or "", "[^,]+") do
+  table.insert(cursors, cursor)
+end
+
+local threads = {}
+local counter = 0
+local salt = 0
+-- Globals, so the main state can read them from each thread in done().
+errors = 0
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(os.time() + (thread_id or 0) * 7919)
+  salt = math.random(1000, 9999)
+  wrk.headers["Content-Type"] = "application/json"
+  if token ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
+  if scenario == "health" then
+    wrk.method = "GET"
+    wrk.path = "/health"
+  else
+    wrk.method = "POST"
+    wrk.path = "/graphql"
+  end
+end
+
+local function graphql(query)
+  return '{"query":"' .. query .. '"}'
+end
+
+function request()
+  counter = counter + 1
+  if scenario == "health" then
+    return wrk.format(nil, "/health")
+  elseif scenario == "me" then
+    return wrk.format(nil, nil, nil, graphql("{ me { id username email } }"))
+  elseif scenario == "user" then
+    local name = "u" .. math.random(1, users)
+    return wrk.format(nil, nil, nil, graphql('{ user(username: \\"' .. name .. '\\") { id username name } }'))
+  elseif scenario == "users" then
+    local page = math.random(page_min, page_max)
+    return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 100) { items { username tier { name } postCount } } }"))
+  elseif scenario == "users_cursor" then
+    local cursor = cursors[math.random(1, #cursors)]
+    return wrk.format(nil, nil, nil, graphql('{ users(first: 100, after: \\"' .. cursor .. '\\") { items { username tier { name } postCount } } }'))
+  elseif scenario == "login" then
+    local name = "u" .. math.random(1, users)
+    return wrk.format(nil, nil, nil, graphql('mutation { login(usernameOrEmail: \\"' .. name .. '\\", password: \\"' .. password .. '\\") { accessToken } }'))
+  elseif scenario == "register" then
+    -- Unique per thread and call: r<thread>c<counter>s<salt>, at most 20.
+    local name = "r" .. (thread_id or 0) .. "c" .. counter .. "s" .. salt
+    return wrk.format(nil, nil, nil, graphql('mutation { register(input: { name: \\"Bench User\\", username: \\"' .. name .. '\\", email: \\"' .. name .. '@example.com\\", password: \\"' .. password .. '\\" }) { id } }'))
+  end
+end
+
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then
+    errors = errors + 1
+    if errors <= 3 then
+      io.stderr:write("error answer: " .. status .. " " .. string.sub(body, 1, 300) .. "\n")
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do
+    failed = failed + (thread:get("errors") or 0)
+  end
+  local socket = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    'RESULT {"requests":%d,"seconds":%.3f,"p50_us":%d,"p99_us":%d,"errors":%d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+    failed + socket + summary.errors.status))
+end
