@@ -25,6 +25,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use sea_orm::ConnectionTrait;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
@@ -296,9 +297,13 @@ async fn playground() -> Response {
     response
 }
 
+/// `GET /health`: one real statement (`SELECT 1`) through the pool, so the
+/// answer means queries work, not merely that a socket is open.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match state.app.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
+    let backend = state.app.db.get_database_backend();
+    let probe = sea_orm::Statement::from_string(backend, "SELECT 1");
+    match state.app.db.query_one_raw(probe).await {
+        Ok(_) => (StatusCode::OK, "ok"),
         Err(error) => {
             tracing::warn!(%error, "health check: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")

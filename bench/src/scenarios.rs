@@ -177,7 +177,11 @@ fn server_env(options: &Options, database_url: &str) -> Vec<(String, String)> {
         ("JWT_SECRET", SECRET.to_owned()),
         ("BCRYPT_COST", options.cost().to_string()),
         ("METRICS_ENABLED", "true".to_owned()),
+        // Budgets far above the offered load, over a short window so the
+        // sliding-window log stays small.
         ("DEFAULT_RATE_LIMIT", unlimited.clone()),
+        ("DEFAULT_RATE_PERIOD", "1s".to_owned()),
+        ("LOGIN_RATE_PERIOD", "1s".to_owned()),
         ("LOGIN_ACCOUNT_RATE_LIMIT", unlimited.clone()),
         ("LOGIN_IP_RATE_LIMIT", unlimited),
     ]
