@@ -13,11 +13,13 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 if [[ " $* " == *" --quick "* ]]; then
-  cargo build --quiet --bin usergraph -p usergraph
-  binary=target/debug/usergraph
+  # Smoke mode: debug builds (CI has them from the test run already).
+  cargo build --quiet -p usergraph --bin usergraph
+  cargo build --quiet -p usergraph-bench
+  profile=debug
 else
-  cargo build --quiet --release --bin usergraph -p usergraph
-  binary=target/release/usergraph
+  cargo build --quiet --release -p usergraph --bin usergraph
+  cargo build --quiet --release -p usergraph-bench
+  profile=release
 fi
-cargo build --quiet --release -p usergraph-bench
-exec target/release/usergraph-bench run --binary "$binary" "$@"
+exec "target/$profile/usergraph-bench" run --binary "target/$profile/usergraph" "$@"

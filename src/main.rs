@@ -3,15 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 use usergraph::cli::{Cli, run};
-
-/// mimalloc instead of glibc's malloc: under concurrent requests glibc's
-/// arenas contend on locks and fragment (measured: ~10% of CPU in malloc and
-/// a higher resident size); mimalloc's per-thread heaps avoid both.
-#[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
