@@ -19,10 +19,12 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
-    /// Largest number of pooled database connections.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+    /// Largest number of pooled database connections. Default: 4 on SQLite
+    /// (one writer at a time anyway; each connection is a thread and a page
+    /// cache), 10 on PostgreSQL.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub database_max_connections: u32,
+    pub database_max_connections: Option<u32>,
 
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
@@ -233,7 +235,7 @@ impl Config {
     pub fn for_database(database_url: &str) -> Self {
         Self {
             database_url: database_url.to_owned(),
-            database_max_connections: 5,
+            database_max_connections: None,
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(30 * 60),
@@ -243,6 +245,13 @@ impl Config {
             metrics_enabled: false,
             limits: LimitsConfig::default(),
         }
+    }
+
+    /// The pool size: the configured one, else what suits the backend.
+    #[must_use]
+    pub fn pool_size(&self) -> u32 {
+        self.database_max_connections
+            .unwrap_or(if self.is_sqlite() { 4 } else { 10 })
     }
 
     #[must_use]

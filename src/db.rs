@@ -48,7 +48,7 @@ pub async fn connect_counted(config: &Config) -> AppResult<(DatabaseConnection, 
 pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        .max_connections(config.database_max_connections)
+        .max_connections(config.pool_size())
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
