@@ -66,6 +66,11 @@ export interface UsergraphClientOptions {
    * scripts cannot read it.
    */
   keepRefreshToken?: boolean;
+  /**
+   * Send queries as `GET /graphql?query=…` (cacheable by HTTP caches);
+   * mutations always go by POST, as the GraphQL-over-HTTP spec requires.
+   */
+  getForQueries?: boolean;
   fetch?: typeof fetch;
 }
 
@@ -89,6 +94,7 @@ export class UsergraphClient {
     const http = new HttpLink({
       uri: options.url,
       credentials: options.credentials ?? 'same-origin',
+      useGETForQueries: options.getForQueries ?? false,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     this.apollo = new ApolloClient({

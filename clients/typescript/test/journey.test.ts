@@ -101,7 +101,25 @@ describe('UsergraphClient against a live server', () => {
     assert.equal((await refusal(client.deleteAccount('eve'))).code, 'FORBIDDEN');
   });
 
-  test('the server answers Apollo in the spec media type', async () => {
+  test('Apollo negotiates the spec media type, and queries may go by GET', async () => {
+    const seen: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      seen.push(`${init?.method ?? 'GET'} ${response.status} ${response.headers.get('content-type') ?? ''}`);
+      return response;
+    };
+    const client = new UsergraphClient({ url: server.url, fetch: recording, getForQueries: true });
+    await client.register(account('gus'));
+    await client.login('gus', PASSWORD);
+    assert.equal((await client.me()).username, 'gus');
+    assert.deepEqual(seen, [
+      'POST 200 application/graphql-response+json; charset=utf-8',
+      'POST 200 application/graphql-response+json; charset=utf-8',
+      'GET 200 application/graphql-response+json; charset=utf-8',
+    ]);
+  });
+
+  test('the server answers a bad document in the spec media type with 400', async () => {
     const response = await fetch(server.url, {
       method: 'POST',
       headers: {
