@@ -37,9 +37,9 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 
 /// GraphiQL, from our own build when there is one, else from the CDN.
 pub async fn playground(clients: &ClientsConfig) -> Response {
-    let built = [PLAYGROUND_SCRIPT, PLAYGROUND_STYLES]
-        .iter()
-        .all(|file| clients.playground_dir.join(file).is_file());
+    let dir = &clients.playground_dir;
+    let built =
+        is_file(&dir.join(PLAYGROUND_SCRIPT)).await && is_file(&dir.join(PLAYGROUND_STYLES)).await;
     if built {
         with_policy(Html(SELF_HOSTED_PLAYGROUND).into_response(), PAGE_CSP)
     } else {
@@ -97,7 +97,7 @@ pub async fn playground_asset(State(state): State<AppState>, request: Request) -
 /// `GET /demo` and `/demo/…`: the demo page, or how to build it.
 pub async fn demo(State(state): State<AppState>, request: Request) -> Response {
     let dir = &state.app.config.clients.demo_dir;
-    if !dir.join("index.html").is_file() {
+    if !is_file(&dir.join("index.html")).await {
         let page = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <title>usergraph demo: not built</title></head><body>\
@@ -135,6 +135,13 @@ async fn serve_file(dir: &Path, prefix: &str, request: Request) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// Checked at each request, so a build made while the server runs is used.
+async fn is_file(path: &Path) -> bool {
+    tokio::fs::metadata(path)
+        .await
+        .is_ok_and(|metadata| metadata.is_file())
 }
 
 fn with_policy(mut response: Response, policy: &str) -> Response {

@@ -170,26 +170,46 @@ describe('the demo page and the playground in headless Chromium', () => {
     const page = await open('/graphql');
     await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
     assert.equal(await page.locator('#usergraph-notice').count(), 0, 'the self-hosted build is served');
+    // The defaults are in place once GraphiQL has finished setting up.
+    const queryEditor = page.locator('.graphiql-query-editor');
+    await queryEditor.filter({ hasText: 'query Me' }).waitFor({ timeout: 20_000 });
+    const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)');
+    await headersEditor.filter({ hasText: 'paste-the-accessToken-here' }).waitFor();
 
-    await page.evaluate(() => {
-      // GraphiQL keeps its editors in CodeMirror instances on the DOM.
-      type Editor = { setValue(value: string): void };
-      const editors = [...document.querySelectorAll('.CodeMirror')] as unknown as {
-        CodeMirror: Editor;
-      }[];
-      editors[0]?.CodeMirror.setValue('{ me { username email } }');
-    });
-    await page.getByText('Headers', { exact: true }).click();
-    await page.evaluate((bearer) => {
-      type Editor = { setValue(value: string): void };
-      const headers = document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
-      (headers as unknown as { CodeMirror: Editor } | null)?.CodeMirror.setValue(
-        JSON.stringify({ Authorization: `Bearer ${bearer}` }),
+    // Write into GraphiQL's CodeMirror editors as a paste would.
+    const replace = async (editor: typeof queryEditor, text: string) => {
+      const written = await editor.locator('.CodeMirror').evaluate((element, value) => {
+        const codeMirror = (element as unknown as { CodeMirror: { setValue(v: string): void; getValue(): string } })
+          .CodeMirror;
+        codeMirror.setValue(value);
+        return codeMirror.getValue();
+      }, text);
+      assert.equal(written, text);
+    };
+    await replace(queryEditor, '{ me { username email } }');
+    await replace(headersEditor, JSON.stringify({ Authorization: `Bearer ${token}` }));
+    // GraphiQL may still be settling (schema fetch, editor state): click
+    // until the query is actually sent, at most three times.
+    for (let attempt = 1; ; attempt += 1) {
+      const sent = page.waitForRequest(
+        (request) => request.method() === 'POST' && (request.postData() ?? '').includes('username email'),
+        { timeout: 5_000 },
       );
-    }, token);
-    await page.locator('.graphiql-execute-button').click();
+      await page.locator('.graphiql-execute-button').click();
+      try {
+        const request = await sent;
+        assert.equal(request.headers()['authorization'], `Bearer ${token}`, 'the pasted header is sent');
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
+    }
     const result = page.locator('.result-window');
-    await result.filter({ hasText: 'bob@example.com' }).waitFor({ timeout: 10_000 });
+    try {
+      await result.filter({ hasText: 'bob@example.com' }).waitFor({ timeout: 10_000 });
+    } catch (error) {
+      assert.fail(`GraphiQL showed: ${await result.textContent()} (${String(error)})`);
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'playground.png') });
     await page.close();
   });
