@@ -9,7 +9,8 @@
 //! code tells a request error (400: the document did not parse or validate,
 //! the variables did not fit) from a response whose execution started
 //! (200). `application/json` is the legacy type: 200 for every well-formed
-//! request, as clients written before the spec expect.
+//! request, as clients written before the spec expect; it is used when a
+//! client asks for it by name.
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request};
@@ -28,28 +29,31 @@ pub enum ResponseFormat {
 }
 
 impl ResponseFormat {
-    /// Negotiated from `Accept`. The higher quality wins; on a tie an
-    /// explicitly listed `application/graphql-response+json` wins. No
-    /// `Accept`, or only wildcards (`*/*`, `application/*`), is answered
-    /// `application/json`, as the spec advises while legacy clients exist.
-    /// `None`: the client accepts neither (406).
+    /// Negotiated from `Accept`: the higher quality wins; on a tie the
+    /// type named explicitly wins, and when both or neither are named, the
+    /// spec's own type does. So no `Accept`, `*/*` and `application/*` get
+    /// `application/graphql-response+json`, as the spec asks since its 2025
+    /// watershed, and a legacy client naming only `application/json` gets
+    /// that. `None`: the client accepts neither (406).
     #[must_use]
     pub fn negotiate(headers: &HeaderMap) -> Option<Self> {
         let ranges = accepted_ranges(headers);
         if ranges.is_empty() {
-            return Some(Self::Json);
+            return Some(Self::GraphqlResponseJson);
         }
-        let (graphql_quality, graphql_explicit) = quality_of(&ranges, GRAPHQL_RESPONSE_JSON);
-        let (json_quality, _) = quality_of(&ranges, JSON);
+        let (graphql_quality, graphql_named) = quality_of(&ranges, GRAPHQL_RESPONSE_JSON);
+        let (json_quality, json_named) = quality_of(&ranges, JSON);
         if graphql_quality <= 0.0 && json_quality <= 0.0 {
             return None;
         }
-        let graphql_wins = graphql_quality > json_quality
-            || (graphql_explicit && (graphql_quality - json_quality).abs() < f32::EPSILON);
-        Some(if graphql_wins {
-            Self::GraphqlResponseJson
-        } else {
+        let json_wins = json_quality > graphql_quality
+            || ((json_quality - graphql_quality).abs() < f32::EPSILON
+                && json_named
+                && !graphql_named);
+        Some(if json_wins {
             Self::Json
+        } else {
+            Self::GraphqlResponseJson
         })
     }
 
@@ -276,8 +280,18 @@ mod tests {
     #[test]
     fn accept_negotiation_prefers_the_spec_type_only_when_named() {
         use ResponseFormat::{GraphqlResponseJson, Json};
-        assert_eq!(ResponseFormat::negotiate(&HeaderMap::new()), Some(Json));
-        assert_eq!(ResponseFormat::negotiate(&accept("*/*")), Some(Json));
+        assert_eq!(
+            ResponseFormat::negotiate(&HeaderMap::new()),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            ResponseFormat::negotiate(&accept("*/*")),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            ResponseFormat::negotiate(&accept("application/json, */*")),
+            Some(Json)
+        );
         assert_eq!(
             ResponseFormat::negotiate(&accept(
                 "application/graphql-response+json, application/json"
@@ -292,7 +306,7 @@ mod tests {
         );
         assert_eq!(
             ResponseFormat::negotiate(&accept("application/*;q=0.9, */*;q=0.1")),
-            Some(Json)
+            Some(GraphqlResponseJson)
         );
         assert_eq!(ResponseFormat::negotiate(&accept("text/html")), None);
         assert_eq!(

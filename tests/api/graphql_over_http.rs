@@ -1,7 +1,8 @@
 //! The GraphQL-over-HTTP specification (graphql.github.io/graphql-over-http),
-//! one submodule per section: how a request is sent (`request`: parameters,
-//! `Accept`, GET, POST) and how it is answered (`response`: the legacy
-//! `application/json` and `application/graphql-response+json`).
+//! one submodule per section, each test named by its subsection: how a
+//! request is sent (`request`: Request Parameters, Accept, GET, POST) and how
+//! it is answered (`response`: the legacy `application/json` and
+//! `application/graphql-response+json`).
 
 use axum::body::Body;
 use axum::http::Request;
@@ -61,7 +62,7 @@ const ACCEPT_JSON: (&str, &str) = ("accept", "application/json");
 mod request {
     use super::*;
 
-    /// 5.1 Request parameters: `query` is required and a string;
+    /// Request Parameters: `query` is required and a string;
     /// `variables` and `extensions` are maps; `operationName` a string.
     #[tokio::test]
     async fn parameters_malformed_are_400_in_both_media_types() {
@@ -86,7 +87,8 @@ mod request {
         assert!(content_type(&not_json).starts_with(GRAPHQL_RESPONSE));
     }
 
-    /// 5.1: `variables`, `operationName` and `extensions` do what they say.
+    /// Request Parameters: `variables`, `operationName` and `extensions` do
+    /// what they say.
     #[tokio::test]
     async fn parameters_select_the_operation_and_fill_variables() {
         let app = app().await;
@@ -101,8 +103,9 @@ mod request {
         assert_eq!(reply.body, json!({ "data": { "usernameAvailable": true } }));
     }
 
-    /// 5.2 Accept: the spec's type when named, the legacy type for wildcards
-    /// and for no `Accept` at all; 406 when neither is acceptable.
+    /// Accept: the spec's type unless the legacy `application/json` is
+    /// preferred by name (no `Accept` counts as the spec's type, as after
+    /// the 2025 watershed); 406 when neither is acceptable.
     #[tokio::test]
     async fn accept_chooses_the_media_type() {
         let app = app().await;
@@ -118,8 +121,9 @@ mod request {
                 Some("application/json, application/graphql-response+json;q=0.5"),
                 "application/json",
             ),
-            (Some("*/*"), "application/json"),
-            (None, "application/json"),
+            (Some("*/*"), GRAPHQL_RESPONSE),
+            (Some("application/json, */*;q=0.8"), "application/json"),
+            (None, GRAPHQL_RESPONSE),
         ] {
             let mut headers = vec![JSON];
             headers.extend(accept.map(|accept| ("accept", accept)));
@@ -138,7 +142,7 @@ mod request {
         }
     }
 
-    /// 5.3 GET: queries in the URL are executed, variables as JSON text.
+    /// GET: queries in the URL are executed, variables as JSON text.
     #[tokio::test]
     async fn get_executes_queries() {
         let app = app().await;
@@ -161,7 +165,7 @@ mod request {
         assert!(reply.headers.contains_key("x-request-id"));
     }
 
-    /// 5.3: a mutation over GET is 405 with `Allow: POST`, and does not run.
+    /// GET: a mutation over GET is 405 with `Allow: POST`, and does not run.
     #[tokio::test]
     async fn get_refuses_mutations_with_405() {
         let app = app().await;
@@ -188,7 +192,7 @@ mod request {
         assert_eq!(available.body["data"]["usernameAvailable"], true);
     }
 
-    /// 5.3: GET without `query` is malformed; malformed `variables` too.
+    /// GET: GET without `query` is malformed; malformed `variables` too.
     #[tokio::test]
     async fn get_without_a_query_or_with_bad_variables_is_400() {
         let app = app().await;
@@ -204,7 +208,7 @@ mod request {
         assert_eq!(variables.code(), Some("BAD_USER_INPUT"));
     }
 
-    /// 5.4 POST: the body must be `application/json` (415 otherwise,
+    /// POST: the body must be `application/json` (415 otherwise,
     /// including the form-encodable types a cross-site form could send).
     #[tokio::test]
     async fn post_needs_a_json_content_type() {
@@ -239,7 +243,7 @@ mod request {
 mod response {
     use super::*;
 
-    /// 6.4.1 application/json: 200 even when the document fails to parse or
+    /// Response, application/json: 200 even when the document fails to parse or
     /// validate; the errors say why.
     #[tokio::test]
     async fn json_is_200_for_documents_that_do_not_validate() {
@@ -253,8 +257,8 @@ mod response {
         }
     }
 
-    /// 6.4.2 application/graphql-response+json: a request error (parse,
-    /// validation, variable coercion) is 400 and has no `data` entry; every
+    /// Response, application/graphql-response+json: a request error (parse,
+    /// validation, undetermined operation, variable coercion) is 400 and has no `data` entry; every
     /// error has a message and `extensions.code`, and locations when the
     /// document has them.
     #[tokio::test]
@@ -264,6 +268,8 @@ mod response {
             ("{", json!({})),
             ("{ nope }", json!({})),
             ("query($x: Int!) { __typename }", json!({})),
+            // The operation cannot be determined: two, and no name given.
+            ("query A { __typename } query B { __typename }", json!({})),
             (
                 "query($x: Int!) { users(page: $x) { hasMore } }",
                 json!({ "x": "one" }),
@@ -286,8 +292,9 @@ mod response {
         );
     }
 
-    /// 6.4.2: once execution started the status is 2xx, even when a field
-    /// failed and `data` is null; `data` is then present.
+    /// Response, application/graphql-response+json: once execution started
+    /// the status is 2xx, even when a field failed and `data` is null;
+    /// `data` is then present.
     #[tokio::test]
     async fn graphql_response_json_is_200_once_execution_started() {
         let app = app().await;
