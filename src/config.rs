@@ -5,6 +5,7 @@
 //! table mirrors this file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -59,6 +60,38 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: LimitsConfig,
+
+    #[command(flatten)]
+    pub clients: ClientsConfig,
+}
+
+/// Where the browser-facing pages find their built assets (issue 5). Both
+/// folders are built from npm (see the README's "Clients"); when one is
+/// absent the page says how to build it instead of failing.
+#[derive(Debug, Clone, Args)]
+pub struct ClientsConfig {
+    /// Folder of the self-hosted GraphiQL build (`graphiql.js`, `graphiql.css`).
+    /// Absent: the playground loads GraphiQL from a CDN and says so.
+    #[arg(long, env = "PLAYGROUND_ASSETS_DIR", default_value = DEFAULT_PLAYGROUND_DIR)]
+    pub playground_dir: PathBuf,
+
+    /// Folder of the demo page served at `/demo`. Absent: `/demo` says how
+    /// to build it.
+    #[arg(long, env = "DEMO_ASSETS_DIR", default_value = DEFAULT_DEMO_DIR)]
+    pub demo_dir: PathBuf,
+}
+
+/// Relative to the working directory: the repository root under `cargo run`.
+pub const DEFAULT_PLAYGROUND_DIR: &str = "web/playground/dist";
+pub const DEFAULT_DEMO_DIR: &str = "web/demo/dist";
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        Self {
+            playground_dir: PathBuf::from(DEFAULT_PLAYGROUND_DIR),
+            demo_dir: PathBuf::from(DEFAULT_DEMO_DIR),
+        }
+    }
 }
 
 /// Rate limits and GraphQL hardening (issue 4). The README's section "Rate
@@ -244,6 +277,7 @@ impl Config {
             cookie_secure: false,
             metrics_enabled: false,
             limits: LimitsConfig::default(),
+            clients: ClientsConfig::default(),
         }
     }
 

@@ -1,38 +1,45 @@
-//! HTTP routes: `POST /graphql` answers GraphQL, `GET /graphql` shows the
-//! GraphiQL playground (unless `GRAPHQL_PLAYGROUND=false`), `GET /health`
-//! checks the database.
+//! HTTP routes: `/graphql` answers GraphQL over HTTP as its specification
+//! says (`POST` with a JSON body, `GET` for queries; see
+//! `graphql_over_http`), and shows the GraphiQL playground to a browser
+//! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page;
+//! `GET /health` checks the database.
 //!
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read, together with the
 //! client IP and the request's rate-limit state. Limits that need no parsing
 //! (body size, batch size, time) are enforced here too.
 
+mod graphql_over_http;
 mod headers;
 mod metrics;
+mod pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::{ErrorExtensions, Pos};
-use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
-use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Extension, Router};
 use sea_orm::ConnectionTrait;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
 
+pub use self::graphql_over_http::{GRAPHQL_RESPONSE_JSON, ResponseFormat};
+use self::graphql_over_http::{
+    GetParameters, MalformedRequest, is_json_body, parse_body, selects_mutation, status_and_body,
+};
 pub use self::headers::API_CSP;
 use crate::auth::caller::authenticate;
 use crate::auth::cookie::RefreshCookie;
+use crate::config::LimitsConfig;
 use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, panic_detail};
 use crate::graphql::{GraphqlExecutor, build_schema};
 use crate::ratelimit::RequestLimits;
@@ -70,16 +77,17 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let limits = &state.app.config.limits;
-    let graphql_route = if limits.playground {
-        get(playground).post(graphql)
-    } else {
-        post(graphql)
-    };
     let mut router = Router::new()
-        .route("/graphql", graphql_route)
+        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health", get(health))
         .route("/metrics", get(metrics::metrics))
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes));
+        .route("/demo", get(pages::demo))
+        .route("/demo/", get(pages::demo))
+        .route("/demo/{*path}", get(pages::demo));
+    if limits.playground {
+        router = router.route("/playground/{*path}", get(pages::playground_asset));
+    }
+    router = router.layer(DefaultBodyLimit::max(limits.max_body_bytes));
     for layer in headers::security_layers() {
         router = router.layer(layer);
     }
@@ -92,19 +100,50 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// `POST /graphql`, within `REQUEST_TIMEOUT`, under a request id that is
-/// in every log line of the request and in the `X-Request-Id` header.
-async fn graphql(
+/// What arrived at `/graphql`, before it is known to be a GraphQL request.
+enum Incoming {
+    Post(Result<Bytes, BytesRejection>),
+    Get(Result<Query<GetParameters>, QueryRejection>),
+}
+
+/// `POST /graphql`: a JSON body (one request or a batch).
+async fn graphql_post(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    graphql(state, peer, headers, Incoming::Post(body)).await
+}
+
+/// `GET /graphql`: a query in the URL, or, for a browser asking for HTML
+/// without one, the GraphiQL page (unless `GRAPHQL_PLAYGROUND=false`).
+async fn graphql_get(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    parameters: Result<Query<GetParameters>, QueryRejection>,
+) -> Response {
+    let has_query = matches!(&parameters, Ok(Query(GetParameters { query: Some(_), .. })));
+    if !has_query && state.app.config.limits.playground && pages::wants_html(&headers) {
+        return pages::playground(&state.app.config.clients).await;
+    }
+    graphql(state, peer, headers, Incoming::Get(parameters)).await
+}
+
+/// Any GraphQL request, within `REQUEST_TIMEOUT`, under a request id that
+/// is in every log line of the request and in the `X-Request-Id` header.
+async fn graphql(
+    state: AppState,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    incoming: Incoming,
+) -> Response {
     let request_id = RequestId(uuid::Uuid::new_v4().simple().to_string());
     let span = tracing::info_span!("graphql", request_id = %request_id.0);
     let timeout = state.app.config.limits.request_timeout;
     let peer = peer.map(|Extension(ConnectInfo(address))| address);
-    let serving = serve_graphql(&state, peer, &headers, body, request_id.clone());
+    let serving = serve_graphql(&state, peer, &headers, incoming, request_id.clone());
     let mut response = match tokio::time::timeout(timeout, serving.instrument(span.clone())).await {
         Ok(response) => response,
         Err(_) => {
@@ -124,58 +163,116 @@ async fn graphql(
     response
 }
 
-/// Only `application/json` bodies are read: the form-encodable content
-/// types (`multipart/form-data`, `application/x-www-form-urlencoded`,
-/// `text/plain`) are what a cross-site form can send without a CORS
-/// preflight, so refusing them closes that door.
+/// Turn what arrived into a GraphQL request and the media type to answer
+/// in, or into the refusal the GraphQL-over-HTTP spec prescribes: 413 for
+/// a body over `MAX_BODY_BYTES`, 415 for a body that is not
+/// `application/json`, 406 when `Accept` allows neither JSON type, 400 for
+/// a malformed request, 405 (`Allow: POST`) for a mutation over GET.
+fn read_request(
+    limits: &LimitsConfig,
+    headers: &HeaderMap,
+    incoming: Incoming,
+) -> Result<(ResponseFormat, BatchRequest), Box<Response>> {
+    /// What is left to read once the body passed its checks.
+    enum Source {
+        Body(Bytes),
+        Parameters(Result<Query<GetParameters>, QueryRejection>),
+    }
+    let source = match incoming {
+        Incoming::Post(body) => Source::Body(read_json_body(limits, headers, body)?),
+        Incoming::Get(parameters) => Source::Parameters(parameters),
+    };
+    let Some(format) = ResponseFormat::negotiate(headers) else {
+        return Err(Box::new(plain_error(
+            StatusCode::NOT_ACCEPTABLE,
+            "BAD_USER_INPUT",
+            "Accept must allow application/graphql-response+json or application/json",
+        )));
+    };
+    let malformed = |MalformedRequest(message): MalformedRequest| {
+        Box::new(format_error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &message,
+        ))
+    };
+    let request = match source {
+        Source::Body(body) => parse_body(&body).map_err(malformed)?,
+        Source::Parameters(Err(_)) => {
+            return Err(malformed(MalformedRequest(
+                "The URL parameters could not be read".to_owned(),
+            )));
+        }
+        Source::Parameters(Ok(Query(parameters))) => {
+            let request = parameters.into_request().map_err(malformed)?;
+            if selects_mutation(&request) {
+                let mut refusal = format_error(
+                    format,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "BAD_USER_INPUT",
+                    "Only queries may be sent with GET; send mutations with POST",
+                );
+                refusal
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("POST"));
+                return Err(Box::new(refusal));
+            }
+            BatchRequest::Single(request)
+        }
+    };
+    if let BatchRequest::Batch(operations) = &request
+        && operations.len() > limits.max_batch as usize
+    {
+        return Err(Box::new(limit_error(
+            StatusCode::BAD_REQUEST,
+            "batch",
+            &format!("A batch may hold at most {} operations", limits.max_batch),
+        )));
+    }
+    Ok((format, request))
+}
+
+/// A `POST` body within `MAX_BODY_BYTES` and declared `application/json`.
+fn read_json_body(
+    limits: &LimitsConfig,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Box<Response>> {
+    match body {
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(Box::new(limit_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body",
+                &format!("The body is larger than {} bytes", limits.max_body_bytes),
+            )))
+        }
+        Err(rejection) => Err(Box::new(plain_error(
+            rejection.status(),
+            "BAD_USER_INPUT",
+            "The body could not be read",
+        ))),
+        Ok(_) if !is_json_body(headers) => Err(Box::new(plain_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "Content-Type must be application/json",
+        ))),
+        Ok(body) => Ok(body),
+    }
+}
+
 async fn serve_graphql(
     state: &AppState,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    incoming: Incoming,
     request_id: RequestId,
 ) -> Response {
     let config = &state.app.config.limits;
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return limit_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body",
-                &format!("The body is larger than {} bytes", config.max_body_bytes),
-            );
-        }
-        Err(rejection) => {
-            return plain_error(
-                rejection.status(),
-                "BAD_USER_INPUT",
-                "The body could not be read",
-            );
-        }
+    let (format, request) = match read_request(config, headers, incoming) {
+        Ok(read) => read,
+        Err(refusal) => return *refusal,
     };
-    if !is_json(headers) {
-        return plain_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_USER_INPUT",
-            "Content-Type must be application/json",
-        );
-    }
-    let Ok(request) = serde_json::from_slice::<BatchRequest>(&body) else {
-        return plain_error(
-            StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
-            "The body is not a GraphQL request in JSON",
-        );
-    };
-    if let BatchRequest::Batch(operations) = &request
-        && operations.len() > config.max_batch as usize
-    {
-        return limit_error(
-            StatusCode::BAD_REQUEST,
-            "batch",
-            &format!("A batch may hold at most {} operations", config.max_batch),
-        );
-    }
     let authentication = match authenticate(&state.app.db, &state.app.tokens, headers).await {
         Ok(authentication) => authentication,
         Err(error) => {
@@ -183,7 +280,7 @@ async fn serve_graphql(
                 error.extend().into_server_error(Pos::default()),
             ]);
             mask_and_code_errors(&mut response, &request_id);
-            return GraphQLResponse::from(response).into_response();
+            return graphql_response(format, &BatchResponse::Single(response));
         }
     };
     let limits = Arc::new(RequestLimits::new(client_ip(
@@ -203,9 +300,20 @@ async fn serve_graphql(
             .iter_mut()
             .for_each(|response| mask_and_code_errors(response, &request_id)),
     }
-    let mut response = GraphQLResponse::from(response).into_response();
-    add_rate_limit_headers(&mut response, limits.report());
-    response
+    let mut http_response = graphql_response(format, &response);
+    add_rate_limit_headers(&mut http_response, limits.report());
+    http_response
+}
+
+/// The HTTP response for an executed request: the status and body the spec
+/// gives for `format`, plus the headers resolvers set (the refresh cookie).
+fn graphql_response(format: ResponseFormat, response: &BatchResponse) -> Response {
+    let (status, body) = status_and_body(format, response);
+    let mut http_response = (status, body.to_string()).into_response();
+    let response_headers = http_response.headers_mut();
+    response_headers.insert(CONTENT_TYPE, format.content_type());
+    response_headers.extend(response.http_headers());
+    http_response
 }
 
 /// Our own errors always carry a code. The ones without are async-graphql's:
@@ -249,20 +357,21 @@ fn add_rate_limit_headers(response: &mut Response, report: Report) {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-}
-
 /// A GraphQL-shaped error for requests refused before execution.
 fn plain_error(status: StatusCode, code: &str, message: &str) -> Response {
+    format_error(ResponseFormat::Json, status, code, message)
+}
+
+/// The same, sent as the negotiated media type.
+fn format_error(format: ResponseFormat, status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     });
-    (status, axum::Json(body)).into_response()
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, format.content_type());
+    response
 }
 
 fn limit_error(status: StatusCode, limit: &str, message: &str) -> Response {
@@ -283,18 +392,6 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "INTERNAL",
         "Internal server error",
     )
-}
-
-async fn playground() -> Response {
-    let html = GraphiQLSource::build().endpoint("/graphql").finish();
-    let csp = headers::playground_csp(&html);
-    let mut response = Html(html).into_response();
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        response
-            .headers_mut()
-            .insert(CONTENT_SECURITY_POLICY, value);
-    }
-    response
 }
 
 /// `GET /health`: one real statement (`SELECT 1`) through the pool, so the

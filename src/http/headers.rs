@@ -1,7 +1,9 @@
 //! Headers every response carries: no MIME sniffing, no framing, no
 //! referrer, and a content-security-policy — `default-src 'none'` for the
-//! API, and for the GraphiQL page exactly what it loads (its CDN scripts
-//! and styles, its own inline script by hash, requests to this origin).
+//! API; for the pages built from npm (self-hosted GraphiQL, the demo) only
+//! this origin; for the CDN fallback of GraphiQL exactly what it loads (its
+//! CDN scripts and styles, its own inline script by hash, requests to this
+//! origin).
 //! Plus CORS for the origins in `CORS_ORIGINS`, and nothing else.
 
 use std::time::Duration;
@@ -19,6 +21,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The policy of every response that does not set its own.
 pub const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The policy of the pages served from our own builds: scripts, styles,
+/// fonts and requests from this origin only. Inline styles stay allowed:
+/// React and CodeMirror set `style` attributes.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+     connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'none'";
 
 /// Where async-graphql's GraphiQL page loads React, GraphiQL and its icon from.
 const PLAYGROUND_CDN: &str = "https://unpkg.com";

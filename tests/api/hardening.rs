@@ -163,7 +163,10 @@ async fn graphiqls_introspection_fits_the_default_limits_and_can_be_switched_off
                 .unwrap(),
         )
         .await;
-    assert_eq!(page.status, 405);
+    // GET now runs queries (GraphQL over HTTP): a browser asking only for
+    // HTML gets 406, since GraphQL answers only in JSON.
+    assert_eq!(page.status, 406);
+    assert!(!page.text.to_lowercase().contains("graphiql"));
 }
 
 #[tokio::test]
@@ -185,7 +188,8 @@ async fn internal_errors_carry_the_request_id_and_no_detail() {
 
 #[tokio::test]
 async fn every_response_has_security_headers_and_the_playground_a_policy_it_can_run_under() {
-    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    // The CDN fallback: no self-hosted build in this folder.
+    let app = start(|config| config.clients.playground_dir = "no-such-build".into()).await;
     let api = app.gql("{ __typename }", json!({})).await;
     let health = app
         .send(Request::get("/health").body(Body::empty()).unwrap())
