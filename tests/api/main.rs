@@ -17,6 +17,7 @@ mod http;
 mod loaders;
 mod login;
 mod multi_instance;
+mod panics;
 mod playground;
 mod posts;
 mod rate_limits;
