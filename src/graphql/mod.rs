@@ -29,38 +29,28 @@ use self::loaders::Loaders;
 use crate::error::AppError;
 use crate::state::AppContext;
 
-/// Declares a root that merges every area's fields, under a GraphQL name.
-macro_rules! merged_root {
-    ($(#[$doc:meta])* $name:ident = $graphql_name:literal: $($part:ty),+ $(,)?) => {
+/// Declares, from one list of parts, usergraph's own root (named `Query` or
+/// `Mutation`) and a twin under another name that an application merges into
+/// its own root (two merged objects cannot share a GraphQL name).
+macro_rules! merged_roots {
+    ($(#[$doc:meta])* $root:ident = $root_name:literal,
+     $(#[$twin_doc:meta])* $twin:ident = $twin_name:literal:
+     $($part:ty),+ $(,)?) => {
         $(#[$doc])*
         #[derive(MergedObject, Default)]
-        #[graphql(name = $graphql_name)]
-        pub struct $name($($part),+);
+        #[graphql(name = $root_name)]
+        pub struct $root($($part),+);
+
+        $(#[$twin_doc])*
+        #[derive(MergedObject, Default)]
+        #[graphql(name = $twin_name)]
+        pub struct $twin($($part),+);
     };
 }
 
-merged_root!(
+merged_roots!(
     /// usergraph's query root.
-    QueryRoot = "Query":
-    account::AccountQuery,
-    users::UserQuery,
-    admin::AdminQuery,
-    tiers::TierQuery,
-    posts::PostQuery,
-);
-
-merged_root!(
-    /// usergraph's mutation root.
-    MutationRoot = "Mutation":
-    account::AccountMutation,
-    session::SessionMutation,
-    users::UserMutation,
-    admin::AdminMutation,
-    tiers::TierMutation,
-    posts::PostMutation,
-);
-
-merged_root!(
+    QueryRoot = "Query",
     /// The same queries, for an application to merge into its own `Query`.
     UsergraphQuery = "UsergraphQuery":
     account::AccountQuery,
@@ -70,7 +60,9 @@ merged_root!(
     posts::PostQuery,
 );
 
-merged_root!(
+merged_roots!(
+    /// usergraph's mutation root.
+    MutationRoot = "Mutation",
     /// The same mutations, for an application to merge into its own
     /// `Mutation`.
     UsergraphMutation = "UsergraphMutation":
