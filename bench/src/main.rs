@@ -7,6 +7,7 @@
 //! couple of seconds per scenario.
 
 mod client;
+mod database;
 mod report;
 mod scenarios;
 mod seed;

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::Database;
 
+use crate::database::BenchDatabase;
 use crate::report::{Bounds, Results, Row, Scaling};
 use crate::server::{PeakRss, Server};
 use crate::wrk::{self, Load, WrkResult};
@@ -64,7 +65,7 @@ impl Options {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub enum Backend {
     Sqlite,
     Postgres,
 }
@@ -104,70 +105,6 @@ pub async fn run(options: &Options) -> Result<Results, String> {
         run_backend(options, backend, &mut results).await?;
     }
     Ok(results)
-}
-
-/// A database for one backend: its URL and how to clean it up.
-struct BenchDatabase {
-    url: String,
-    cleanup: Option<(String, String)>,
-    _dir: Option<PathBuf>,
-}
-
-impl BenchDatabase {
-    async fn create(options: &Options, backend: Backend) -> Result<Self, String> {
-        match backend {
-            Backend::Sqlite => {
-                let dir =
-                    std::env::temp_dir().join(format!("usergraph-bench-{}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&dir);
-                std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-                Ok(Self {
-                    url: format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
-                    cleanup: None,
-                    _dir: Some(dir),
-                })
-            }
-            Backend::Postgres => {
-                let name = format!("usergraph_bench_{}", std::process::id());
-                let admin = Database::connect(&options.postgres)
-                    .await
-                    .map_err(|error| format!("BENCH_DATABASE_URL: {error}"))?;
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                let _ = admin.close().await;
-                let base = options
-                    .postgres
-                    .split('?')
-                    .next()
-                    .unwrap_or(&options.postgres);
-                let prefix = base.rsplit_once('/').map_or(base, |(prefix, _)| prefix);
-                Ok(Self {
-                    url: format!("{prefix}/{name}"),
-                    cleanup: Some((options.postgres.clone(), name)),
-                    _dir: None,
-                })
-            }
-        }
-    }
-
-    async fn drop_it(self) {
-        if let Some((admin_url, name)) = &self.cleanup
-            && let Ok(admin) = Database::connect(admin_url).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-            let _ = admin.close().await;
-        }
-        if let Some(dir) = &self._dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
 }
 
 fn server_env(options: &Options, database_url: &str) -> Vec<(String, String)> {
