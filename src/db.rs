@@ -52,6 +52,11 @@ pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out by default: one more
+        // round trip (on SQLite, one more hand-off to the connection's worker
+        // thread) before every statement. Only connections that sat idle
+        // long enough to have gone stale are checked.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     if config.is_sqlite() {
         options.map_sqlx_sqlite_opts(|sqlite| {
