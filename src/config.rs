@@ -58,6 +58,20 @@ pub struct Config {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
 
+    /// Access tokens whose check against the database is remembered, so
+    /// authenticated reads skip that round trip (0 turns the cache off).
+    #[arg(long, env = "SESSION_CACHE_SIZE", default_value_t = 10_000)]
+    pub session_cache_size: usize,
+
+    /// Longest time a remembered check is used before it is made again.
+    #[arg(long, env = "SESSION_CACHE_TTL", default_value = "60s", value_parser = parse_duration)]
+    pub session_cache_ttl: Duration,
+
+    /// How often each instance reads the change feed. A logout or a user
+    /// change on one instance reaches the others' caches within this time.
+    #[arg(long, env = "CHANGE_POLL_INTERVAL", default_value = "250ms", value_parser = parse_positive_duration)]
+    pub change_poll_interval: Duration,
+
     #[command(flatten)]
     pub limits: LimitsConfig,
 
@@ -276,6 +290,9 @@ impl Config {
             bcrypt_cost: 4,
             cookie_secure: false,
             metrics_enabled: false,
+            session_cache_size: 10_000,
+            session_cache_ttl: Duration::from_secs(60),
+            change_poll_interval: Duration::from_millis(250),
             limits: LimitsConfig::default(),
             clients: ClientsConfig::default(),
         }

@@ -46,9 +46,14 @@ pub async fn connect_counted(config: &Config) -> AppResult<(DatabaseConnection, 
 }
 
 pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
+    connect_sized(config, config.pool_size()).await
+}
+
+/// A pool of at most `size` connections.
+pub async fn connect_sized(config: &Config, size: u32) -> AppResult<DatabaseConnection> {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        .max_connections(config.pool_size())
+        .max_connections(size)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))

@@ -34,10 +34,11 @@ use tracing::Instrument;
 
 pub use self::graphql_over_http::{GRAPHQL_RESPONSE_JSON, ResponseFormat};
 use self::graphql_over_http::{
-    GetParameters, MalformedRequest, is_json_body, parse_body, selects_mutation, status_and_body,
+    GetParameters, MalformedRequest, is_json_body, may_write, parse_body, selects_mutation,
+    status_and_body,
 };
 pub use self::headers::API_CSP;
-use crate::auth::caller::authenticate;
+use crate::auth::caller::{Freshness, authenticate};
 use crate::auth::cookie::RefreshCookie;
 use crate::config::LimitsConfig;
 use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, panic_detail};
@@ -273,7 +274,12 @@ async fn serve_graphql(
         Ok(read) => read,
         Err(refusal) => return *refusal,
     };
-    let authentication = match authenticate(&state.app.db, &state.app.tokens, headers).await {
+    let freshness = if may_write(&request) {
+        Freshness::Database
+    } else {
+        Freshness::Cached
+    };
+    let authentication = match authenticate(&state.app, headers, freshness).await {
         Ok(authentication) => authentication,
         Err(error) => {
             let mut response = async_graphql::Response::from_errors(vec![

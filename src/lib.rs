@@ -35,7 +35,8 @@ pub use crate::error::{AppError, AppResult};
 pub use crate::http::AppState;
 pub use crate::state::AppContext;
 
-/// How often revoked tokens that have expired anyway are deleted.
+/// How often revoked tokens that have expired anyway, and change-feed
+/// entries past their retention, are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// Connect, migrate, and load the signing secret: everything a server needs
@@ -46,6 +47,13 @@ pub async fn prepare(config: Config) -> AppResult<AppState> {
     let (db, sql_statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
     let app = AppContext::new(db, sql_statements, config, &secret).with_limiter(limiter);
+    // The change feed is read on a connection of its own: it never queues
+    // behind requests, and its statements are not counted as theirs.
+    if app.sessions.is_enabled() {
+        let feed = db::connect_sized(&app.config, 1).await?;
+        services::changes::poll(&feed, &app.sessions).await?;
+        services::changes::spawn_poller(feed, &app.sessions, app.config.change_poll_interval);
+    }
     Ok(AppState::new(app))
 }
 
@@ -84,6 +92,11 @@ fn spawn_token_purger(app: AppContext) {
                 Ok(0) => {}
                 Ok(purged) => tracing::debug!(purged, "purged expired revoked tokens"),
                 Err(error) => tracing::warn!(%error, "could not purge expired revoked tokens"),
+            }
+            match services::changes::prune(&app.db).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "pruned old change-feed entries"),
+                Err(error) => tracing::warn!(%error, "could not prune the change feed"),
             }
         }
     });

@@ -1,11 +1,12 @@
 //! What every request shares: the database pool, the settings, the token
-//! keys, the password hasher and the rate limiter. Cheap to clone.
+//! keys, the password hasher, the session cache and the rate limiter. Cheap
+//! to clone.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{PasswordHasher, TokenKeys};
+use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
 use crate::ratelimit::RateLimiter;
@@ -16,6 +17,8 @@ pub struct AppContext {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
+    /// Sessions already checked against the database; see `auth::session_cache`.
+    pub sessions: Arc<SessionCache>,
     pub sql_statements: StatementCounter,
     pub limiter: Arc<RateLimiter>,
 }
@@ -30,11 +33,17 @@ impl AppContext {
     ) -> Self {
         let tokens = TokenKeys::new(secret, config.access_token_ttl, config.refresh_token_ttl);
         let passwords = PasswordHasher::new(config.bcrypt_cost);
+        let sessions = SessionCache::new(
+            config.session_cache_size,
+            config.session_cache_ttl,
+            config.change_poll_interval,
+        );
         Self {
             db,
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
+            sessions: Arc::new(sessions),
             sql_statements,
             limiter: Arc::new(RateLimiter::in_memory()),
         }

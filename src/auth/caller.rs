@@ -6,15 +6,22 @@
 //! as anonymous for fields that need a caller: those answer
 //! `UNAUTHENTICATED`. Public fields (`login`, `register`) still work, so a
 //! client holding a stale token can log in again.
+//!
+//! Reads may answer from the session cache (see [`super::session_cache`]);
+//! a request that may mutate always checks the token against the database,
+//! so no write ever rides on a session another instance has just ended.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use std::time::Instant;
+
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::tokens::{Claims, TokenKeys, TokenKind};
+use super::tokens::{Claims, TokenKind};
 use crate::entities::{token_blacklist, user};
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
+use crate::state::AppContext;
 
 /// An authenticated caller: the user row and the access token they used.
 #[derive(Debug, Clone)]
@@ -63,13 +70,23 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// Whether a request may answer from the session cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A read: a session checked recently will do.
+    Cached,
+    /// A request that may write: check against the database now.
+    Database,
+}
+
 /// Authenticate a request from its headers: signature and expiry in memory,
-/// then one query that finds the live user only if the token is neither
-/// revoked nor older than the user's last "end every session".
+/// then the session cache (for reads) or one query that finds the live user
+/// only if the token is neither revoked nor older than the user's last "end
+/// every session".
 pub async fn authenticate(
-    db: &DatabaseConnection,
-    keys: &TokenKeys,
+    ctx: &AppContext,
     headers: &HeaderMap,
+    freshness: Freshness,
 ) -> AppResult<Authentication> {
     if headers.get(AUTHORIZATION).is_none() {
         return Ok(Authentication::Anonymous);
@@ -77,10 +94,14 @@ pub async fn authenticate(
     let Some(raw_token) = bearer_token(headers) else {
         return Ok(Authentication::Rejected);
     };
-    let Ok(claims) = keys.verify(raw_token, TokenKind::Access) else {
+    let Ok(claims) = ctx.tokens.verify(raw_token, TokenKind::Access) else {
         return Ok(Authentication::Rejected);
     };
-    match find_token_owner(db, &claims).await? {
+    let user = match freshness {
+        Freshness::Cached => cached_token_owner(ctx, &claims).await?,
+        Freshness::Database => find_token_owner(&ctx.db, &claims).await?,
+    };
+    match user {
         Some(user) => Ok(Authentication::Authenticated(Box::new(Caller {
             user,
             token: claims,
@@ -88,6 +109,22 @@ pub async fn authenticate(
         }))),
         None => Ok(Authentication::Rejected),
     }
+}
+
+/// [`find_token_owner`] through the session cache. Only positive answers
+/// are kept: a refused token always costs a look-up, so a flood of forged
+/// ones cannot fill the cache.
+async fn cached_token_owner(ctx: &AppContext, claims: &Claims) -> AppResult<Option<user::Model>> {
+    if let Some(user) = ctx.sessions.get(claims.jti, Instant::now()) {
+        return Ok(Some(user));
+    }
+    let ticket = ctx.sessions.ticket();
+    let user = find_token_owner(&ctx.db, claims).await?;
+    if let Some(user) = &user {
+        ctx.sessions
+            .fill(ticket, claims.jti, user.clone(), Instant::now());
+    }
+    Ok(user)
 }
 
 /// The active user a verified token belongs to, in one round trip: `None`

@@ -6,9 +6,11 @@ pub mod cookie;
 pub mod guards;
 pub mod password;
 pub mod secret;
+pub mod session_cache;
 pub mod tokens;
 
 pub use caller::{Authentication, Caller};
 pub use guards::{LoggedIn, OwnerOrSuperuser, RequireTier, Superuser};
 pub use password::PasswordHasher;
+pub use session_cache::SessionCache;
 pub use tokens::{Claims, TokenKeys, TokenKind};

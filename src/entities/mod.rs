@@ -4,6 +4,8 @@
 //! fields explicitly, so a secret column (the password hash) can never leak
 //! into the schema by accident.
 
+pub mod auth_change;
+pub mod auth_change_head;
 pub mod post;
 pub mod rate_limit;
 pub mod tier;

@@ -297,7 +297,7 @@ impl UserMutation {
         let caller = require_caller(ctx)?;
         let deleted = lifecycle::soft_delete(app, &username).await.extend()?;
         if deleted.id == caller.user.id {
-            revocation::revoke(&app.db, &caller.token, Some(caller.user.id))
+            revocation::revoke(app, &caller.token, Some(caller.user.id))
                 .await
                 .extend()?;
         }

@@ -222,6 +222,18 @@ pub fn selects_mutation(request: &Request) -> bool {
     operation.is_some_and(|operation| operation.node.ty != OperationType::Query)
 }
 
+/// Whether any request of `batch` might write: its text mentions `mutation`
+/// (or `subscription`) anywhere, in an operation, a name or a string. Such
+/// requests authenticate against the database rather than the session
+/// cache. Erring towards "yes" only costs one look-up, and unlike parsing,
+/// a scan costs nothing on the hot path of reads.
+#[must_use]
+pub fn may_write(batch: &async_graphql::BatchRequest) -> bool {
+    batch
+        .iter()
+        .any(|request| request.query.contains("mutation") || request.query.contains("subscription"))
+}
+
 /// A response whose execution never started: the document did not parse
 /// or validate, or the variables did not fit. async-graphql marks these by
 /// `data: null` with errors that have no `path` (a field error always has
@@ -328,5 +340,20 @@ mod tests {
         assert!(!selects_mutation(&request(both, Some("A"))));
         assert!(selects_mutation(&request(both, Some("B"))));
         assert!(!selects_mutation(&request("not graphql", None)));
+    }
+
+    #[test]
+    fn any_mention_of_a_mutation_counts_as_a_possible_write() {
+        let single = |query: &str| async_graphql::BatchRequest::Single(Request::new(query));
+        assert!(!may_write(&single("{ me { id } }")));
+        assert!(may_write(&single("mutation { logout }")));
+        assert!(may_write(&single(
+            "query A { me { id } } mutation B { logout }"
+        )));
+        let batch = async_graphql::BatchRequest::Batch(vec![
+            Request::new("{ me { id } }"),
+            Request::new("mutation { logout }"),
+        ]);
+        assert!(may_write(&batch));
     }
 }

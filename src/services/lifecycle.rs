@@ -6,6 +6,10 @@
 //! advisory lock on PostgreSQL; the write lock on SQLite, taken by a no-op
 //! write so the transaction waits instead of failing). Two superusers
 //! deleting each other at once therefore cannot leave nobody in charge.
+//!
+//! Every change here but `restore` can end or alter sessions, so it goes
+//! into the change feed with the write. (A restored user had no live
+//! sessions to cache.)
 
 use chrono::Utc;
 use sea_orm::{
@@ -13,7 +17,8 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
-use super::users;
+use super::{changes, users};
+use crate::auth::session_cache::Change;
 use crate::entities::{post, tier, token_blacklist, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -66,7 +71,7 @@ pub async fn soft_delete(ctx: &AppContext, username: &str) -> AppResult<user::Mo
     row.deleted_at = Set(Some(now));
     row.updated_at = Set(now);
     let deleted = row.update(&txn).await?;
-    txn.commit().await?;
+    changes::commit(ctx, txn, &[Change::User(deleted.id)]).await?;
     Ok(deleted)
 }
 
@@ -100,7 +105,7 @@ pub async fn delete_permanently(ctx: &AppContext, username: &str) -> AppResult<u
         .exec(&txn)
         .await?;
     user::Entity::delete_by_id(target.id).exec(&txn).await?;
-    txn.commit().await?;
+    changes::commit(ctx, txn, &[Change::User(target.id)]).await?;
     Ok(target)
 }
 
@@ -119,7 +124,9 @@ pub async fn set_tier(
     let mut row = target.into_active_model();
     row.tier_id = Set(tier_id);
     row.updated_at = Set(Utc::now());
-    row.update(&ctx.db)
+    let txn = ctx.db.begin().await?;
+    let updated = row
+        .update(&txn)
         .await
         .map_err(|error| match error.sql_err() {
             // The tier was deleted between the check and the update.
@@ -127,7 +134,9 @@ pub async fn set_tier(
                 AppError::NotFound(TIER_NOT_FOUND.to_owned())
             }
             _ => AppError::from(error),
-        })
+        })?;
+    changes::commit(ctx, txn, &[Change::User(updated.id)]).await?;
+    Ok(updated)
 }
 
 /// Grant or take away superuser rights; the last superuser keeps them.
@@ -146,6 +155,6 @@ pub async fn set_superuser(
     row.is_superuser = Set(is_superuser);
     row.updated_at = Set(Utc::now());
     let updated = row.update(&txn).await?;
-    txn.commit().await?;
+    changes::commit(ctx, txn, &[Change::User(updated.id)]).await?;
     Ok(updated)
 }

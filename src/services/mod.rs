@@ -5,6 +5,7 @@
 //!
 //! [`AppContext`]: crate::state::AppContext
 
+pub mod changes;
 pub mod lifecycle;
 pub mod listing;
 pub mod posts;

@@ -2,10 +2,13 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+};
 
 use super::users::{self, EMAIL_TAKEN, USERNAME_TAKEN, conflict_message};
-use super::validation;
+use super::{changes, validation};
+use crate::auth::session_cache::Change;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -75,9 +78,13 @@ pub async fn update_user(
         row.profile_image_url = Set(image);
     }
     row.updated_at = Set(Utc::now());
-    row.update(&ctx.db)
+    let txn = ctx.db.begin().await?;
+    let updated = row
+        .update(&txn)
         .await
-        .map_err(|error| AppError::from_unique_violation(error, conflict_message))
+        .map_err(|error| AppError::from_unique_violation(error, conflict_message))?;
+    changes::commit(ctx, txn, &[Change::User(updated.id)]).await?;
+    Ok(updated)
 }
 
 pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
@@ -100,6 +107,7 @@ pub async fn change_password(
     }
     validation::password(new_password)?;
     let hashed = ctx.passwords.hash(new_password).await?;
+    let txn = ctx.db.begin().await?;
     let updated = user::Entity::update_many()
         .col_expr(user::Column::HashedPassword, Expr::value(hashed))
         .col_expr(
@@ -109,10 +117,10 @@ pub async fn change_password(
         .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(user::Column::Id.eq(account.id))
         .filter(user::Column::IsDeleted.eq(false))
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
     if updated.rows_affected == 0 {
         return Err(AppError::NotFound(users::USER_NOT_FOUND.to_owned()));
     }
-    Ok(())
+    changes::commit(ctx, txn, &[Change::User(account.id)]).await
 }

@@ -4,14 +4,20 @@
 //! expiry; after that the signature check refuses it anyway and the row is
 //! purged. Inserting the id is also how a refresh token is *used*: the
 //! primary key lets exactly one of two racing refreshes succeed.
+//!
+//! Revoking an access token also goes into the change feed, so no instance
+//! keeps serving it from its session cache. Refresh tokens are never cached.
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use crate::auth::Claims;
+use super::changes;
+use crate::auth::session_cache::Change;
+use crate::auth::{Claims, TokenKind};
 use crate::entities::token_blacklist;
 use crate::error::AppResult;
+use crate::state::AppContext;
 
 fn row(claims: &Claims, user_id: Option<i32>) -> token_blacklist::ActiveModel {
     token_blacklist::ActiveModel {
@@ -22,20 +28,21 @@ fn row(claims: &Claims, user_id: Option<i32>) -> token_blacklist::ActiveModel {
 }
 
 /// Revoke a token; revoking one that is already revoked is not an error.
-pub async fn revoke(
-    db: &DatabaseConnection,
-    claims: &Claims,
-    user_id: Option<i32>,
-) -> AppResult<()> {
+pub async fn revoke(ctx: &AppContext, claims: &Claims, user_id: Option<i32>) -> AppResult<()> {
+    let txn = ctx.db.begin().await?;
     token_blacklist::Entity::insert(row(claims, user_id))
         .on_conflict(
             OnConflict::column(token_blacklist::Column::TokenId)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_without_returning(&txn)
         .await?;
-    Ok(())
+    let changes = match claims.typ {
+        TokenKind::Access => vec![Change::Token(claims.jti)],
+        TokenKind::Refresh => Vec::new(),
+    };
+    changes::commit(ctx, txn, &changes).await
 }
 
 /// Revoke a token only if nobody revoked it before: true for the one caller

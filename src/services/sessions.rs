@@ -64,7 +64,7 @@ pub async fn logout(
     refresh_token: Option<&str>,
 ) -> AppResult<()> {
     if let Some(caller) = caller {
-        revocation::revoke(&ctx.db, &caller.token, Some(caller.user.id)).await?;
+        revocation::revoke(ctx, &caller.token, Some(caller.user.id)).await?;
     }
     if let Some(claims) =
         refresh_token.and_then(|token| ctx.tokens.verify(token, TokenKind::Refresh).ok())
@@ -72,7 +72,7 @@ pub async fn logout(
         let owner = caller
             .filter(|caller| caller.user.uuid == claims.sub)
             .map(|caller| caller.user.id);
-        revocation::revoke(&ctx.db, &claims, owner).await?;
+        revocation::revoke(ctx, &claims, owner).await?;
     }
     Ok(())
 }

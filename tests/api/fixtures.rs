@@ -5,6 +5,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use usergraph::entities::{tier, user};
+use usergraph::services::lifecycle;
 use usergraph::services::users::{self, NewUser};
 
 use crate::common::{PASSWORD, TestApp};
@@ -47,10 +48,12 @@ pub async fn tier(app: &TestApp, name: &str) -> i32 {
     created.id
 }
 
+/// Put `username` on a tier through the service (as `setTier` does), so the
+/// change reaches the session cache.
 pub async fn put_on_tier(app: &TestApp, username: &str, tier_id: Option<i32>) {
-    let mut user: user::ActiveModel = row(app, username).await.unwrap().into();
-    user.tier_id = Set(tier_id);
-    user.update(&app.app.db).await.unwrap();
+    lifecycle::set_tier(&app.app, username, tier_id)
+        .await
+        .unwrap();
 }
 
 pub const CREATE_POST: &str =

@@ -54,16 +54,7 @@ async fn tier_with_rule(app: &TestApp, name: &str, path: &str, limit: i32, perio
 }
 
 async fn put_on_tier(app: &TestApp, username: &str, tier_id: i32) {
-    let account = user::Entity::find()
-        .all(&app.app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|account| account.username == username)
-        .unwrap();
-    let mut account: user::ActiveModel = account.into();
-    account.tier_id = Set(Some(tier_id));
-    account.update(&app.app.db).await.unwrap();
+    crate::fixtures::put_on_tier(app, username, Some(tier_id)).await;
 }
 
 /// `me` `times` times; the replies.

@@ -1,0 +1,228 @@
+//! The session cache: an authenticated read costs no SQL once its token has
+//! been checked, a change made on this instance holds from the next
+//! request, a change made on another instance holds within one poll, and a
+//! write always checks the token against the database.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use usergraph::auth::session_cache::Change;
+use usergraph::services::changes;
+
+use crate::common::{ME, PASSWORD, Reply, TestApp};
+use crate::fixtures::superuser;
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_checked_session_is_read_without_sql,
+    a_change_on_this_instance_holds_from_the_next_request,
+    logout_elsewhere_reaches_this_instance_within_a_poll,
+    a_password_change_elsewhere_ends_sessions_here_within_a_poll,
+    a_profile_change_elsewhere_shows_here_within_a_poll,
+    deletion_and_demotion_elsewhere_reach_this_instance_within_a_poll,
+    writes_check_the_token_against_the_database_even_when_reads_are_cached,
+    a_hole_in_the_change_feed_forgets_every_session,
+);
+
+const UPDATE: &str = "mutation($u: String!, $input: UpdateUserInput!) {
+    updateUser(username: $u, input: $input) { username }
+}";
+const STATS: &str = "{ userStats { activeUsers } }";
+
+/// The answer to `query` as `token`, and how many SQL statements it cost.
+async fn counted(app: &TestApp, token: &str, query: &str) -> (Reply, u64) {
+    let before = app.app.sql_statements.get();
+    let reply = app.gql_as(token, query, json!({})).await;
+    (reply, app.app.sql_statements.get() - before)
+}
+
+/// Call `me` on `app` until `done` says yes; how long that took. Fails after
+/// five seconds (the default poll interval is 250 ms).
+async fn until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Reply) -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        let reply = app.gql_as(token, query, json!({})).await;
+        if done(&reply) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no change after 5 s; last answer: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn unauthenticated(reply: &Reply) -> bool {
+    reply.code() == Some("UNAUTHENTICATED")
+}
+
+/// `token`'s session is cached on `app`: a second `me` costs no SQL.
+async fn warm(app: &TestApp, token: &str) -> Value {
+    app.gql_as(token, ME, json!({})).await.data("me");
+    let (reply, statements) = counted(app, token, ME).await;
+    assert_eq!(statements, 0, "the second me is answered from the cache");
+    reply.data("me").clone()
+}
+
+async fn a_checked_session_is_read_without_sql(app: TestApp) {
+    let (token, _) = app.signed_up("cached").await;
+    let (first, statements) = counted(&app, &token, ME).await;
+    assert_eq!(statements, 1, "the first me checks the token in one query");
+    let me = warm(&app, &token).await;
+    assert_eq!(&me, first.data("me"));
+    assert_eq!(me["username"], "cached");
+
+    // A token of the same user that was never checked is looked up.
+    let (other, _) = app.signed_up_again("cached").await;
+    let (_, statements) = counted(&app, &other, ME).await;
+    assert_eq!(statements, 1);
+}
+
+async fn a_change_on_this_instance_holds_from_the_next_request(app: TestApp) {
+    let (token, refresh) = app.signed_up("local").await;
+    warm(&app, &token).await;
+    app.gql_as(
+        &token,
+        UPDATE,
+        json!({ "u": "local", "input": { "username": "renamed" } }),
+    )
+    .await
+    .data("updateUser");
+    let me = app.gql_as(&token, ME, json!({})).await;
+    assert_eq!(me.data("me")["username"], "renamed");
+
+    warm(&app, &token).await;
+    app.gql_as(
+        &token,
+        "mutation($r: String) { logout(refreshToken: $r) }",
+        json!({ "r": refresh }),
+    )
+    .await
+    .data("logout");
+    app.gql_as(&token, ME, json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+}
+
+async fn logout_elsewhere_reaches_this_instance_within_a_poll(a: TestApp) {
+    let b = a.another_instance(|_| {}).await;
+    let (token, _) = a.signed_up("leaver").await;
+    warm(&b, &token).await;
+    a.gql_as(&token, "mutation { logout }", json!({}))
+        .await
+        .data("logout");
+    let took = until(&b, &token, ME, unauthenticated).await;
+    eprintln!("logout reached the other instance after {took:?}");
+}
+
+async fn a_password_change_elsewhere_ends_sessions_here_within_a_poll(a: TestApp) {
+    let b = a.another_instance(|_| {}).await;
+    let (token, _) = a.signed_up("changer").await;
+    warm(&b, &token).await;
+    a.gql_as(
+        &token,
+        "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+        json!({ "c": PASSWORD, "n": "N3w!password" }),
+    )
+    .await
+    .data("changePassword");
+    until(&b, &token, ME, unauthenticated).await;
+}
+
+async fn a_profile_change_elsewhere_shows_here_within_a_poll(a: TestApp) {
+    let b = a.another_instance(|_| {}).await;
+    let (token, _) = a.signed_up("before").await;
+    warm(&b, &token).await;
+    a.gql_as(
+        &token,
+        UPDATE,
+        json!({ "u": "before", "input": { "username": "after" } }),
+    )
+    .await
+    .data("updateUser");
+    until(&b, &token, ME, |reply| {
+        reply.body["data"]["me"]["username"] == "after"
+    })
+    .await;
+}
+
+async fn deletion_and_demotion_elsewhere_reach_this_instance_within_a_poll(a: TestApp) {
+    let b = a.another_instance(|_| {}).await;
+    let root = superuser(&a, "root").await;
+    let deputy = superuser(&a, "deputy").await;
+    let (member, _) = a.signed_up("member").await;
+    warm(&b, &deputy).await;
+    warm(&b, &member).await;
+    b.gql_as(&deputy, STATS, json!({})).await.data("userStats");
+
+    let demote =
+        "mutation { setSuperuser(username: \"deputy\", isSuperuser: false) { isSuperuser } }";
+    a.gql_as(&root, demote, json!({}))
+        .await
+        .data("setSuperuser");
+    until(&b, &deputy, STATS, |reply| {
+        reply.code() == Some("FORBIDDEN")
+    })
+    .await;
+
+    a.gql_as(
+        &root,
+        "mutation { deleteUser(username: \"member\") }",
+        json!({}),
+    )
+    .await
+    .data("deleteUser");
+    until(&b, &member, ME, unauthenticated).await;
+}
+
+async fn writes_check_the_token_against_the_database_even_when_reads_are_cached(a: TestApp) {
+    // This instance polls once an hour, so its reads stay stale meanwhile.
+    let b = a
+        .another_instance(|config| config.change_poll_interval = Duration::from_secs(3600))
+        .await;
+    let (token, _) = a.signed_up("stale").await;
+    warm(&b, &token).await;
+    a.gql_as(&token, "mutation { logout }", json!({}))
+        .await
+        .data("logout");
+    // The documented window: a read may still be answered from the cache...
+    let read = b.gql_as(&token, ME, json!({})).await;
+    assert_eq!(read.data("me")["username"], "stale");
+    // ...but no write rides on it.
+    b.gql_as(
+        &token,
+        UPDATE,
+        json!({ "u": "stale", "input": { "name": "Hijacked" } }),
+    )
+    .await
+    .expect_code("UNAUTHENTICATED");
+    let fresh = a.gql_as(&token, ME, json!({})).await;
+    fresh.expect_code("UNAUTHENTICATED");
+}
+
+async fn a_hole_in_the_change_feed_forgets_every_session(first: TestApp) {
+    // An instance whose timer does not poll during the test: this test does.
+    let app = first
+        .another_instance(|config| config.change_poll_interval = Duration::from_secs(3600))
+        .await;
+    let (token, _) = app.signed_up("holey").await;
+    warm(&app, &token).await;
+    assert!(!app.app.sessions.is_empty());
+    // Two changes are recorded, then pruned before this instance saw them
+    // (as after an outage longer than the retention).
+    let txn = sea_orm::TransactionTrait::begin(&app.app.db).await.unwrap();
+    changes::record(&txn, &[Change::User(-1), Change::User(-2)])
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&app.app.db, "DELETE FROM auth_change")
+        .await
+        .unwrap();
+    changes::poll(&app.app.db, &app.app.sessions).await.unwrap();
+    assert!(app.app.sessions.is_empty(), "every session is forgotten");
+    let (reply, statements) = counted(&app, &token, ME).await;
+    assert_eq!(reply.data("me")["username"], "holey");
+    assert_eq!(statements, 1, "and checked against the database again");
+}
