@@ -223,15 +223,17 @@ pub fn selects_mutation(request: &Request) -> bool {
 }
 
 /// Whether any request of `batch` might write: its text mentions `mutation`
-/// (or `subscription`) anywhere, in an operation, a name or a string. Such
-/// requests authenticate against the database rather than the session
-/// cache. Erring towards "yes" only costs one look-up, and unlike parsing,
+/// (or `subscription`) anywhere, in an operation, a name or a string, or it
+/// has no text at all (a persisted query that an application's extension
+/// would fill in later). Such requests authenticate against the database
+/// rather than the session cache. Erring towards "yes" only costs one look-up, and unlike parsing,
 /// a scan costs nothing on the hot path of reads.
 #[must_use]
 pub fn may_write(batch: &async_graphql::BatchRequest) -> bool {
-    batch
-        .iter()
-        .any(|request| request.query.contains("mutation") || request.query.contains("subscription"))
+    batch.iter().any(|request| {
+        let query = request.query.as_str();
+        query.trim().is_empty() || query.contains("mutation") || query.contains("subscription")
+    })
 }
 
 /// A response whose execution never started: the document did not parse
@@ -350,6 +352,7 @@ mod tests {
         assert!(may_write(&single(
             "query A { me { id } } mutation B { logout }"
         )));
+        assert!(may_write(&single(" ")));
         let batch = async_graphql::BatchRequest::Batch(vec![
             Request::new("{ me { id } }"),
             Request::new("mutation { logout }"),
