@@ -11,7 +11,8 @@
 //! - on the instance that made a change, it holds from the next request on;
 //! - on the others, within one poll interval (`CHANGE_POLL_INTERVAL`);
 //! - if polling stops working, the cache stops answering after four missed
-//!   polls and every request goes to the database again;
+//!   polls (at least two seconds, so a busy machine does not flap) and every
+//!   request goes to the database again;
 //! - an entry lives at most `SESSION_CACHE_TTL`, which bounds what a hand
 //!   edit of the database (outside the feed) can leave behind.
 //!
@@ -72,7 +73,7 @@ pub struct SessionCache {
 impl SessionCache {
     /// A cache of at most `capacity` sessions (0 turns it off), each kept at
     /// most `ttl`, trusted while a poll succeeded within four
-    /// `poll_interval`s (and at least one second).
+    /// `poll_interval`s (and at least two seconds).
     #[must_use]
     pub fn new(capacity: usize, ttl: Duration, poll_interval: Duration) -> Self {
         Self {
@@ -84,7 +85,7 @@ impl SessionCache {
             }),
             capacity,
             ttl,
-            trust_for: (poll_interval * 4).max(Duration::from_secs(1)),
+            trust_for: (poll_interval * 4).max(Duration::from_secs(2)),
         }
     }
 
@@ -274,8 +275,12 @@ mod tests {
         let cache = synced_cache(start);
         let jti = Uuid::new_v4();
         cache.fill(cache.ticket(), jti, user(1), start);
-        assert!(cache.get(jti, start + Duration::from_millis(900)).is_some());
-        let later = start + Duration::from_millis(1100);
+        assert!(
+            cache
+                .get(jti, start + Duration::from_millis(1900))
+                .is_some()
+        );
+        let later = start + Duration::from_millis(2100);
         assert!(cache.get(jti, later).is_none());
         cache.synced(0, Some(&[]), later);
         assert!(cache.get(jti, later).is_some());
