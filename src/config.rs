@@ -69,7 +69,7 @@ pub struct Config {
 
     /// How often each instance reads the change feed. A logout or a user
     /// change on one instance reaches the others' caches within this time.
-    #[arg(long, env = "CHANGE_POLL_INTERVAL", default_value = "250ms", value_parser = parse_positive_duration)]
+    #[arg(long, env = "CHANGE_POLL_INTERVAL", default_value = "100ms", value_parser = parse_positive_duration)]
     pub change_poll_interval: Duration,
 
     #[command(flatten)]
@@ -292,7 +292,7 @@ impl Config {
             metrics_enabled: false,
             session_cache_size: 10_000,
             session_cache_ttl: Duration::from_secs(60),
-            change_poll_interval: Duration::from_millis(250),
+            change_poll_interval: Duration::from_millis(100),
             limits: LimitsConfig::default(),
             clients: ClientsConfig::default(),
         }

@@ -59,7 +59,7 @@ async fn logout_on_one_instance_makes_the_token_useless_on_the_other() {
     .await
     .data("logout");
     // B may answer reads from its session cache until its next poll of the
-    // change feed (250 ms by default); the refresh token is dead at once.
+    // change feed (100 ms by default); the refresh token is dead at once.
     let started = std::time::Instant::now();
     while b.gql_as(&token, ME, json!({})).await.code() != Some("UNAUTHENTICATED") {
         assert!(started.elapsed() < std::time::Duration::from_secs(5));

@@ -37,7 +37,7 @@ async fn counted(app: &TestApp, token: &str, query: &str) -> (Reply, u64) {
 }
 
 /// Call `me` on `app` until `done` says yes; how long that took. Fails after
-/// five seconds (the default poll interval is 250 ms).
+/// five seconds (the default poll interval is 100 ms).
 async fn until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Reply) -> bool) -> Duration {
     let started = Instant::now();
     loop {
