@@ -54,16 +54,38 @@ async fn until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Reply) ->
     }
 }
 
+/// `updateUser` renaming `from` to `to`, as `from`.
+async fn rename(app: &TestApp, token: &str, from: &str, to: &str) {
+    app.gql_as(
+        token,
+        UPDATE,
+        json!({ "u": from, "input": { "username": to } }),
+    )
+    .await
+    .data("updateUser");
+}
+
 fn unauthenticated(reply: &Reply) -> bool {
     reply.code() == Some("UNAUTHENTICATED")
 }
 
-/// `token`'s session is cached on `app`: a second `me` costs no SQL.
+/// Call `me` until one costs no SQL: `token`'s session is then cached on
+/// `app`. Normally the second call; a third when the poller forgot
+/// something (say, this test's own earlier change) while the first was
+/// being looked up, which drops that look-up's answer on purpose.
 async fn warm(app: &TestApp, token: &str) -> Value {
-    app.gql_as(token, ME, json!({})).await.data("me");
-    let (reply, statements) = counted(app, token, ME).await;
-    assert_eq!(statements, 0, "the second me is answered from the cache");
-    reply.data("me").clone()
+    let started = Instant::now();
+    loop {
+        let (reply, statements) = counted(app, token, ME).await;
+        if statements == 0 {
+            return reply.data("me").clone();
+        }
+        reply.data("me");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the session was never answered from the cache"
+        );
+    }
 }
 
 async fn a_checked_session_is_read_without_sql(app: TestApp) {
@@ -83,13 +105,7 @@ async fn a_checked_session_is_read_without_sql(app: TestApp) {
 async fn a_change_on_this_instance_holds_from_the_next_request(app: TestApp) {
     let (token, refresh) = app.signed_up("local").await;
     warm(&app, &token).await;
-    app.gql_as(
-        &token,
-        UPDATE,
-        json!({ "u": "local", "input": { "username": "renamed" } }),
-    )
-    .await
-    .data("updateUser");
+    rename(&app, &token, "local", "renamed").await;
     let me = app.gql_as(&token, ME, json!({})).await;
     assert_eq!(me.data("me")["username"], "renamed");
 
@@ -135,13 +151,7 @@ async fn a_profile_change_elsewhere_shows_here_within_a_poll(a: TestApp) {
     let b = a.another_instance(|_| {}).await;
     let (token, _) = a.signed_up("before").await;
     warm(&b, &token).await;
-    a.gql_as(
-        &token,
-        UPDATE,
-        json!({ "u": "before", "input": { "username": "after" } }),
-    )
-    .await
-    .data("updateUser");
+    rename(&a, &token, "before", "after").await;
     until(&b, &token, ME, |reply| {
         reply.body["data"]["me"]["username"] == "after"
     })
