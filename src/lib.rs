@@ -52,7 +52,14 @@ pub async fn prepare(config: Config) -> AppResult<AppState> {
     if app.sessions.is_enabled() {
         let feed = db::connect_sized(&app.config, 1).await?;
         services::changes::poll(&feed, &app.sessions).await?;
-        services::changes::spawn_poller(feed, &app.sessions, app.config.change_poll_interval);
+        let listen_url = (!app.config.is_sqlite()).then(|| app.config.database_url.clone());
+        services::changes::start_poller(
+            feed,
+            &app.sessions,
+            app.config.change_poll_interval,
+            listen_url,
+        )
+        .await;
     }
     Ok(AppState::new(app))
 }
