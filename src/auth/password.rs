@@ -3,6 +3,12 @@
 //! A hash at the default cost takes a few hundred milliseconds of CPU. Each
 //! one runs on the blocking pool behind a semaphore sized to the cores, so a
 //! burst of logins queues for hashing instead of starving request handling.
+//!
+//! The threads that hash also run at a lower CPU priority (nice
+//! [`HASHING_NICENESS`]): on an idle machine hashing still gets every core,
+//! but a request that wakes up while both cores are hashing gets one at
+//! once instead of waiting out the scheduler's time slice. Under full load,
+//! logins slow down before reads do.
 
 use std::sync::Arc;
 
@@ -13,6 +19,29 @@ use crate::error::{AppError, AppResult};
 /// bcrypt reads at most this many bytes; longer passwords are refused rather
 /// than silently truncated.
 pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// The niceness of a thread once it has hashed. Raising it needs no
+/// privilege; it is never lowered again, so a blocking-pool thread that
+/// hashed once stays at it.
+pub const HASHING_NICENESS: i32 = 10;
+
+/// Lower this thread's priority, once per thread.
+fn lower_priority_once() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    LOWERED.with(|lowered| {
+        if !lowered.replace(true) {
+            #[cfg(unix)]
+            if let Err(error) = rustix::process::setpriority_process(
+                Some(rustix::thread::gettid()),
+                HASHING_NICENESS,
+            ) {
+                tracing::debug!(%error, "cannot lower the priority of a hashing thread");
+            }
+        }
+    });
+}
 
 pub struct PasswordHasher {
     cost: u32,
@@ -83,6 +112,7 @@ impl PasswordHasher {
             .await
             .map_err(AppError::internal)?;
         let outcome = tokio::task::spawn_blocking(move || {
+            lower_priority_once();
             let outcome = work();
             drop(permit);
             outcome
@@ -96,4 +126,35 @@ impl PasswordHasher {
 fn truncate_for_timing(password: &str) -> Vec<u8> {
     let bytes = password.as_bytes();
     bytes[..bytes.len().min(MAX_PASSWORD_BYTES)].to_vec()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn own_niceness() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap_or(i32::MIN)
+    }
+
+    #[test]
+    fn a_thread_that_hashes_runs_at_a_lower_priority() {
+        let (before, after) = std::thread::spawn(|| {
+            let before = own_niceness();
+            lower_priority_once();
+            lower_priority_once();
+            (before, own_niceness())
+        })
+        .join()
+        .unwrap_or((i32::MIN, i32::MIN));
+        assert!(before < HASHING_NICENESS, "started at {before}");
+        assert_eq!(after, HASHING_NICENESS);
+    }
+
+    #[tokio::test]
+    async fn hashing_still_works_on_the_lowered_threads() {
+        let hasher = PasswordHasher::new(4);
+        let hash = hasher.hash("Str0ng!pass").await.unwrap_or_default();
+        assert!(hasher.verify("Str0ng!pass", &hash).await.unwrap_or(false));
+        assert!(!hasher.verify("Wr0ng!pass", &hash).await.unwrap_or(true));
+    }
 }
