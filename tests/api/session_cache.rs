@@ -64,6 +64,20 @@ async fn rename(app: &TestApp, token: &str, from: &str, to: &str) {
     .data("updateUser");
 }
 
+/// A second instance B that polls the feed only once an hour, with the
+/// session of a new user `username` cached on it, who then logs out on `a`.
+async fn logged_out_elsewhere(a: &TestApp, username: &str) -> (TestApp, String) {
+    let b = a
+        .another_instance(|config| config.change_poll_interval = Duration::from_secs(3600))
+        .await;
+    let (token, _) = a.signed_up(username).await;
+    warm(&b, &token).await;
+    a.gql_as(&token, "mutation { logout }", json!({}))
+        .await
+        .data("logout");
+    (b, token)
+}
+
 fn unauthenticated(reply: &Reply) -> bool {
     reply.code() == Some("UNAUTHENTICATED")
 }
@@ -187,15 +201,8 @@ async fn deletion_and_demotion_elsewhere_reach_this_instance_within_a_poll(a: Te
 }
 
 async fn writes_check_the_token_against_the_database_even_when_reads_are_cached(a: TestApp) {
-    // This instance polls once an hour, so its reads stay stale meanwhile.
-    let b = a
-        .another_instance(|config| config.change_poll_interval = Duration::from_secs(3600))
-        .await;
-    let (token, _) = a.signed_up("stale").await;
-    warm(&b, &token).await;
-    a.gql_as(&token, "mutation { logout }", json!({}))
-        .await
-        .data("logout");
+    // B polls once an hour, so on SQLite its reads stay stale meanwhile.
+    let (b, token) = logged_out_elsewhere(&a, "stale").await;
     // The documented window: on SQLite (no notifications), a read is still
     // answered from the cache until the next poll...
     let read = b.gql_as(&token, ME, json!({})).await;
@@ -245,14 +252,7 @@ async fn postgres_instances_are_woken_by_a_notification() {
     let Some(a) = TestApp::start(Backend::Postgres).await else {
         return;
     };
-    let b = a
-        .another_instance(|config| config.change_poll_interval = Duration::from_secs(3600))
-        .await;
-    let (token, _) = a.signed_up("notified").await;
-    warm(&b, &token).await;
-    a.gql_as(&token, "mutation { logout }", json!({}))
-        .await
-        .data("logout");
+    let (b, token) = logged_out_elsewhere(&a, "notified").await;
     let took = until(&b, &token, ME, unauthenticated).await;
     eprintln!("the notification reached the other instance after {took:?}");
 }
