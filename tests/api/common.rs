@@ -361,6 +361,30 @@ impl TestApp {
 
     /// Another instance of the server on this test's database (as a second
     /// process would be), with its own settings.
+    /// Send `query` as `token` until `done` says yes; how long that took.
+    /// Fails after five seconds: for changes that reach this instance
+    /// through the change feed (polled every 100 ms by default).
+    pub async fn until(
+        &self,
+        token: &str,
+        query: &str,
+        done: impl Fn(&Reply) -> bool,
+    ) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let reply = self.gql_as(token, query, json!({})).await;
+            if done(&reply) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "no change after 5 s; last answer: {:?}",
+                reply.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::for_database(&self.database_url());
         config.jwt_secret = Some(TEST_SECRET.to_owned());

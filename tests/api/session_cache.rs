@@ -35,24 +35,6 @@ async fn counted(app: &TestApp, token: &str, query: &str) -> (Reply, u64) {
     (reply, app.app.sql_statements.get() - before)
 }
 
-/// Call `me` on `app` until `done` says yes; how long that took. Fails after
-/// five seconds (the default poll interval is 100 ms).
-async fn until(app: &TestApp, token: &str, query: &str, done: impl Fn(&Reply) -> bool) -> Duration {
-    let started = Instant::now();
-    loop {
-        let reply = app.gql_as(token, query, json!({})).await;
-        if done(&reply) {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "no change after 5 s; last answer: {:?}",
-            reply.body
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// `updateUser` renaming `from` to `to`, as `from`.
 async fn rename(app: &TestApp, token: &str, from: &str, to: &str) {
     app.gql_as(
@@ -142,7 +124,7 @@ async fn logout_elsewhere_reaches_this_instance_within_a_poll(a: TestApp) {
     a.gql_as(&token, "mutation { logout }", json!({}))
         .await
         .data("logout");
-    let took = until(&b, &token, ME, unauthenticated).await;
+    let took = b.until(&token, ME, unauthenticated).await;
     eprintln!("logout reached the other instance after {took:?}");
 }
 
@@ -157,7 +139,7 @@ async fn a_password_change_elsewhere_ends_sessions_here_within_a_poll(a: TestApp
     )
     .await
     .data("changePassword");
-    until(&b, &token, ME, unauthenticated).await;
+    b.until(&token, ME, unauthenticated).await;
 }
 
 async fn a_profile_change_elsewhere_shows_here_within_a_poll(a: TestApp) {
@@ -165,7 +147,7 @@ async fn a_profile_change_elsewhere_shows_here_within_a_poll(a: TestApp) {
     let (token, _) = a.signed_up("before").await;
     warm(&b, &token).await;
     rename(&a, &token, "before", "after").await;
-    until(&b, &token, ME, |reply| {
+    b.until(&token, ME, |reply| {
         reply.body["data"]["me"]["username"] == "after"
     })
     .await;
@@ -185,10 +167,8 @@ async fn deletion_and_demotion_elsewhere_reach_this_instance_within_a_poll(a: Te
     a.gql_as(&root, demote, json!({}))
         .await
         .data("setSuperuser");
-    until(&b, &deputy, STATS, |reply| {
-        reply.code() == Some("FORBIDDEN")
-    })
-    .await;
+    b.until(&deputy, STATS, |reply| reply.code() == Some("FORBIDDEN"))
+        .await;
 
     a.gql_as(
         &root,
@@ -197,7 +177,7 @@ async fn deletion_and_demotion_elsewhere_reach_this_instance_within_a_poll(a: Te
     )
     .await
     .data("deleteUser");
-    until(&b, &member, ME, unauthenticated).await;
+    b.until(&member, ME, unauthenticated).await;
 }
 
 async fn writes_check_the_token_against_the_database_even_when_reads_are_cached(a: TestApp) {
@@ -253,6 +233,6 @@ async fn postgres_instances_are_woken_by_a_notification() {
         return;
     };
     let (b, token) = logged_out_elsewhere(&a, "notified").await;
-    let took = until(&b, &token, ME, unauthenticated).await;
+    let took = b.until(&token, ME, unauthenticated).await;
     eprintln!("the notification reached the other instance after {took:?}");
 }
