@@ -108,6 +108,9 @@ impl Default for ClientsConfig {
     }
 }
 
+/// Default of `GRAPHQL_MAX_RESPONSE_BYTES`: 8 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Rate limits and GraphQL hardening (issue 4). The README's section "Rate
 /// limits and hardening" explains each one.
 #[derive(Debug, Clone, Args)]
@@ -153,6 +156,19 @@ pub struct LimitsConfig {
     #[arg(long, env = "LOGIN_RATE_PERIOD", default_value = "15m", value_parser = parse_duration)]
     pub login_rate_period: Duration,
 
+    /// Calls per `DEFAULT_RATE_PERIOD` of each root field from one client
+    /// IP, whoever is logged in: a ceiling on top of the per-user rules, so
+    /// a handful of accounts cannot multiply the anonymous budget.
+    #[arg(long, env = "IP_RATE_LIMIT", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ip_rate_limit: u32,
+
+    /// IPv6 clients are counted by this prefix of their address (one /64 is
+    /// one subscriber's network); IPv4 clients by their whole address.
+    #[arg(long, env = "RATE_LIMIT_IPV6_PREFIX", default_value_t = 64,
+          value_parser = clap::value_parser!(u8).range(1..=128))]
+    pub ipv6_prefix: u8,
+
     /// Proxies whose `X-Forwarded-For` is believed: comma-separated IPs or
     /// CIDR ranges. Empty: the peer address is the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::ratelimit::client_ip::parse_network)]
@@ -162,9 +178,40 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
     pub max_depth: usize,
 
-    /// Largest complexity (fields counted) a document may have.
-    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 500)]
+    /// Largest complexity a document may have: each field counts one, a
+    /// list field counts its page size (or its bound) times its children,
+    /// and a long text field counts ten. The listing of 100 users with their
+    /// tier and post count costs about 800.
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 5000)]
     pub max_complexity: usize,
+
+    /// Most fields a document may have once every fragment spread is
+    /// replaced by its fragment, checked before anything expands it.
+    #[arg(long, env = "GRAPHQL_MAX_EXPANDED_FIELDS", default_value_t = 2000)]
+    pub max_expanded_fields: u64,
+
+    /// Most fragment definitions a document may hold.
+    #[arg(long, env = "GRAPHQL_MAX_FRAGMENTS", default_value_t = 50)]
+    pub max_fragments: usize,
+
+    /// Most fragment spreads (`...Name`) a document may contain.
+    #[arg(long, env = "GRAPHQL_MAX_SPREADS", default_value_t = 200)]
+    pub max_spreads: usize,
+
+    /// Most directives (`@include`, `@skip`, ...) a document may contain.
+    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = 50)]
+    pub max_directives: usize,
+
+    /// Most errors one response carries; further ones are summed up in a
+    /// last error with `extensions.limit = "errors"`.
+    #[arg(long, env = "GRAPHQL_MAX_ERRORS", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_errors: u32,
+
+    /// Largest response body, in bytes; a larger answer is replaced by one
+    /// `BAD_USER_INPUT` error with `extensions.limit = "responseBytes"`.
+    #[arg(long, env = "GRAPHQL_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES)]
+    pub max_response_bytes: usize,
 
     /// Most aliased fields a document may contain.
     #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 15)]
@@ -225,9 +272,17 @@ impl Default for LimitsConfig {
             login_account_rate_limit: 10,
             login_ip_rate_limit: 30,
             login_rate_period: Duration::from_secs(15 * 60),
+            ip_rate_limit: 300,
+            ipv6_prefix: 64,
             trusted_proxies: Vec::new(),
             max_depth: 15,
-            max_complexity: 500,
+            max_complexity: 5000,
+            max_expanded_fields: 2000,
+            max_fragments: 50,
+            max_spreads: 200,
+            max_directives: 50,
+            max_errors: 50,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_aliases: 15,
             max_root_fields: 10,
             max_batch: 10,

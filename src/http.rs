@@ -41,7 +41,7 @@ pub use self::headers::API_CSP;
 use crate::auth::caller::{Freshness, authenticate};
 use crate::auth::cookie::RefreshCookie;
 use crate::config::LimitsConfig;
-use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, panic_detail};
+use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, limit_exceeded, panic_detail};
 use crate::graphql::{GraphqlExecutor, build_schema};
 use crate::ratelimit::RequestLimits;
 use crate::ratelimit::client_ip::client_ip;
@@ -206,8 +206,8 @@ fn read_request(
             )));
         }
         Source::Parameters(Ok(Query(parameters))) => {
-            let request = parameters.into_request().map_err(malformed)?;
-            if selects_mutation(&request) {
+            let mut request = parameters.into_request().map_err(malformed)?;
+            if selects_mutation(&mut request) {
                 let mut refusal = format_error(
                     format,
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -270,11 +270,11 @@ async fn serve_graphql(
     request_id: RequestId,
 ) -> Response {
     let config = &state.app.config.limits;
-    let (format, request) = match read_request(config, headers, incoming) {
+    let (format, mut request) = match read_request(config, headers, incoming) {
         Ok(read) => read,
         Err(refusal) => return *refusal,
     };
-    let freshness = if may_write(&request) {
+    let freshness = if may_write(&mut request) {
         Freshness::Database
     } else {
         Freshness::Cached
@@ -285,15 +285,14 @@ async fn serve_graphql(
             let mut response = async_graphql::Response::from_errors(vec![
                 error.extend().into_server_error(Pos::default()),
             ]);
-            mask_and_code_errors(&mut response, &request_id);
-            return graphql_response(format, &BatchResponse::Single(response));
+            mask_and_code_errors(&mut response, &request_id, config.max_errors);
+            return graphql_response(format, &BatchResponse::Single(response), config);
         }
     };
-    let limits = Arc::new(RequestLimits::new(client_ip(
-        peer,
-        headers,
-        &config.trusted_proxies,
-    )));
+    let limits = Arc::new(RequestLimits::new(
+        client_ip(peer, headers, &config.trusted_proxies),
+        config.ipv6_prefix,
+    ));
     let request = request
         .data(authentication)
         .data(RefreshCookie::from_headers(headers))
@@ -301,21 +300,28 @@ async fn serve_graphql(
         .data(request_id.clone());
     let mut response = state.schema.execute_batch(request).await;
     match &mut response {
-        BatchResponse::Single(response) => mask_and_code_errors(response, &request_id),
+        BatchResponse::Single(response) => {
+            mask_and_code_errors(response, &request_id, config.max_errors);
+        }
         BatchResponse::Batch(responses) => responses
             .iter_mut()
-            .for_each(|response| mask_and_code_errors(response, &request_id)),
+            .for_each(|response| mask_and_code_errors(response, &request_id, config.max_errors)),
     }
-    let mut http_response = graphql_response(format, &response);
+    let mut http_response = graphql_response(format, &response, config);
     add_rate_limit_headers(&mut http_response, limits.report());
     http_response
 }
 
 /// The HTTP response for an executed request: the status and body the spec
-/// gives for `format`, plus the headers resolvers set (the refresh cookie).
-fn graphql_response(format: ResponseFormat, response: &BatchResponse) -> Response {
-    let (status, body) = status_and_body(format, response);
-    let mut http_response = (status, body.to_string()).into_response();
+/// gives for `format` (within `GRAPHQL_MAX_RESPONSE_BYTES`), plus the
+/// headers resolvers set (the refresh cookie).
+fn graphql_response(
+    format: ResponseFormat,
+    response: &BatchResponse,
+    limits: &LimitsConfig,
+) -> Response {
+    let (status, body) = status_and_body(format, response, limits.max_response_bytes);
+    let mut http_response = (status, body).into_response();
     let response_headers = http_response.headers_mut();
     response_headers.insert(CONTENT_TYPE, format.content_type());
     response_headers.extend(response.http_headers());
@@ -326,7 +332,23 @@ fn graphql_response(format: ResponseFormat, response: &BatchResponse) -> Respons
 /// a document that does not parse or validate, an argument of the wrong
 /// type. All are the client's input. Internal errors are reduced to the
 /// generic message and given the request id, which the log line has too.
-fn mask_and_code_errors(response: &mut async_graphql::Response, request_id: &RequestId) {
+/// At most `max_errors` are sent: the rest are summed up in the last one,
+/// so a flood of faults in one document cannot grow the answer without end.
+fn mask_and_code_errors(
+    response: &mut async_graphql::Response,
+    request_id: &RequestId,
+    max_errors: u32,
+) {
+    let max_errors = max_errors.max(1) as usize;
+    if response.errors.len() > max_errors {
+        let omitted = response.errors.len() - (max_errors - 1);
+        response.errors.truncate(max_errors - 1);
+        response.errors.push(limit_exceeded(
+            "errors",
+            &format!("{omitted} more errors were left out (at most {max_errors} are sent)"),
+            None,
+        ));
+    }
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {

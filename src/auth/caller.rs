@@ -14,6 +14,8 @@
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -28,8 +30,31 @@ use crate::state::AppContext;
 pub struct Caller {
     pub user: user::Model,
     pub token: Claims,
-    /// The raw access token, so `logout` can revoke it.
-    pub raw_token: String,
+    /// Set once an operation of this request ended the session (`logout`,
+    /// `changePassword`, deleting oneself). Shared by every operation of a
+    /// batch, so the later ones act as the session's end left them, not as
+    /// the request began.
+    ended: Arc<AtomicBool>,
+}
+
+impl Caller {
+    #[must_use]
+    pub fn new(user: user::Model, token: Claims) -> Self {
+        Self {
+            user,
+            token,
+            ended: Arc::default(),
+        }
+    }
+
+    /// The rest of this request runs without this session.
+    pub fn end_session(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+    }
+
+    fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,8 +69,10 @@ impl Authentication {
     /// The caller, or `UNAUTHENTICATED`.
     pub fn require(&self) -> AppResult<&Caller> {
         match self {
-            Self::Authenticated(caller) => Ok(caller),
-            Self::Rejected => Err(AppError::Unauthenticated(INVALID_TOKEN)),
+            Self::Authenticated(caller) if !caller.is_ended() => Ok(caller),
+            Self::Authenticated(_) | Self::Rejected => {
+                Err(AppError::Unauthenticated(INVALID_TOKEN))
+            }
             Self::Anonymous => Err(AppError::Unauthenticated("Authentication required")),
         }
     }
@@ -53,7 +80,7 @@ impl Authentication {
     #[must_use]
     pub fn caller(&self) -> Option<&Caller> {
         match self {
-            Self::Authenticated(caller) => Some(caller),
+            Self::Authenticated(caller) if !caller.is_ended() => Some(caller),
             _ => None,
         }
     }
@@ -102,11 +129,9 @@ pub async fn authenticate(
         Freshness::Database => find_token_owner(&ctx.db, &claims).await?,
     };
     match user {
-        Some(user) => Ok(Authentication::Authenticated(Box::new(Caller {
-            user,
-            token: claims,
-            raw_token: raw_token.to_owned(),
-        }))),
+        Some(user) => Ok(Authentication::Authenticated(Box::new(Caller::new(
+            user, claims,
+        )))),
         None => Ok(Authentication::Rejected),
     }
 }

@@ -75,6 +75,11 @@ impl AdminMutation {
             .await
             .extend()?;
         app.limiter.forget_user(removed.id, root_fields(ctx)).await;
+        if let Some(caller) = authentication(ctx).caller()
+            && caller.user.id == removed.id
+        {
+            caller.end_session();
+        }
         Ok(true)
     }
 

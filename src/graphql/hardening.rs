@@ -1,54 +1,76 @@
-//! Limits on what a document may ask for, checked before any resolver runs,
-//! and a net under every resolver so a panic becomes `INTERNAL` instead of a
-//! dropped connection.
+//! Limits on what a document may ask for, checked before anything expands
+//! it, and a net under every resolver so a panic becomes `INTERNAL` instead
+//! of a dropped connection.
 //!
-//! async-graphql limits depth and complexity itself, but its errors carry no
-//! code; the validation hook adds `BAD_USER_INPUT` and `extensions.limit`. Aliases and root fields
-//! are counted here because each alias of `login` is one more password tried:
-//! a document with hundreds of them is refused whole.
+//! The document is parsed once when the request is prepared and sized by
+//! [`super::document_limits`] in linear time: fragments, spreads,
+//! directives, aliases (each alias of `login` is one more password tried),
+//! root fields, and the number of fields it expands to. Only a document that
+//! passes reaches async-graphql's own checks, whose walks follow every spread.
+//! async-graphql's depth and complexity errors carry no code; the validation
+//! hook adds `BAD_USER_INPUT` and `extensions.limit`. Every refused document
+//! costs the caller one call of their rate limit, so refusals cannot be
+//! sent for free.
 
-use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextResolve, NextValidation,
     ResolveInfo,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
-    ErrorExtensions, Pos, ServerError, ServerResult, ValidationResult, Value, Variables,
+    ErrorExtensions, Pos, Request, ServerError, ServerResult, ValidationResult, Value,
 };
 use futures::FutureExt;
 
+use super::document_limits::{self, DocumentLimits};
+use super::rate_limiting;
+use crate::config::LimitsConfig;
 use crate::error::AppError;
 
 /// The code of every "document too big" refusal.
 /// Over a limit is bad input: the client can send a smaller document.
 pub const LIMIT_EXCEEDED: &str = "BAD_USER_INPUT";
 
+/// The messages async-graphql's depth and complexity checks give, the only
+/// way to tell them from other validation errors.
+const DEPTH_MESSAGE: &str = "Query is nested too deep.";
+const COMPLEXITY_MESSAGE: &str = "Query is too complex.";
+
 /// The id of the HTTP request being served, for logs and `extensions.requestId`.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+impl DocumentLimits {
+    #[must_use]
+    pub fn from_config(config: &LimitsConfig) -> Self {
+        Self {
+            max_expanded_fields: config.max_expanded_fields,
+            max_fragments: config.max_fragments,
+            max_spreads: config.max_spreads,
+            max_directives: config.max_directives,
+            max_aliases: config.max_aliases,
+            max_root_fields: config.max_root_fields,
+        }
+    }
+}
+
 /// The extension factory for the schema.
 pub struct Hardening {
-    pub max_aliases: usize,
-    pub max_root_fields: usize,
+    pub limits: DocumentLimits,
 }
 
 impl ExtensionFactory for Hardening {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(HardeningExtension {
-            max_aliases: self.max_aliases,
-            max_root_fields: self.max_root_fields,
+            limits: self.limits,
         })
     }
 }
 
 struct HardeningExtension {
-    max_aliases: usize,
-    max_root_fields: usize,
+    limits: DocumentLimits,
 }
 
 /// A `BAD_USER_INPUT` error naming the limit in `extensions.limit`.
@@ -65,32 +87,28 @@ pub fn limit_exceeded(limit: &str, message: &str, pos: Option<Pos>) -> ServerErr
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for HardeningExtension {
-    async fn parse_query(
+    async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if count_aliases(&document) > self.max_aliases {
-            return Err(limit_exceeded(
-                "aliases",
-                &format!("The document has more than {} aliases", self.max_aliases),
-                None,
-            ));
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // A document that does not parse is left to async-graphql, which
+        // reports the syntax error; the parsed one is kept on the request,
+        // so it is parsed once.
+        let refusal = match request.parsed_query() {
+            Ok(document) => document_limits::check(document, &self.limits).err(),
+            Err(_) => None,
+        };
+        if let Some(refusal) = refusal {
+            let counting = rate_limiting::Counting::from_request(ctx, &request.data);
+            return Err(rate_limiting::refused_document(counting)
+                .await
+                .unwrap_or_else(|| {
+                    limit_exceeded(refusal.limit(), &refusal.message(&self.limits), None)
+                }));
         }
-        if most_root_fields(&document) > self.max_root_fields {
-            return Err(limit_exceeded(
-                "rootFields",
-                &format!(
-                    "An operation selects more than {} root fields",
-                    self.max_root_fields
-                ),
-                None,
-            ));
-        }
-        Ok(document)
+        next.run(ctx, request).await
     }
 
     async fn validation(
@@ -98,16 +116,31 @@ impl Extension for HardeningExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| match error.message.as_str() {
-                    "Query is nested too deep." => limit_exceeded("depth", &error.message, None),
-                    "Query is too complex." => limit_exceeded("complexity", &error.message, None),
-                    _ => error,
-                })
-                .collect()
-        })
+        let errors = match next.run(ctx).await {
+            Ok(result) => return Ok(result),
+            Err(errors) => errors,
+        };
+        let mut limited = false;
+        let errors: Vec<ServerError> = errors
+            .into_iter()
+            .map(|error| {
+                let limit = match error.message.as_str() {
+                    DEPTH_MESSAGE => "depth",
+                    COMPLEXITY_MESSAGE => "complexity",
+                    _ => return error,
+                };
+                limited = true;
+                limit_exceeded(limit, &error.message, None)
+            })
+            .collect();
+        if !limited {
+            return Err(errors);
+        }
+        let counting = rate_limiting::Counting::from_extension(ctx);
+        match rate_limiting::refused_document(counting).await {
+            Some(rate_limited) => Err(vec![rate_limited]),
+            None => Err(errors),
+        }
     }
 
     async fn resolve(
@@ -116,10 +149,12 @@ impl Extension for HardeningExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        let path = info.path_node.to_string_vec().join(".");
+        let path_node = info.path_node;
         match AssertUnwindSafe(next.run(ctx, info)).catch_unwind().await {
             Ok(result) => result,
             Err(panic) => {
+                // The path is only spelled out when something went wrong.
+                let path = path_node.to_string_vec().join(".");
                 let detail = panic_detail(panic.as_ref());
                 let request_id = ctx.data_opt::<RequestId>().map(|id| id.0.as_str());
                 tracing::error!(?request_id, %path, %detail, "a resolver panicked");
@@ -139,76 +174,6 @@ pub fn panic_detail(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|text| (*text).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default()
-}
-
-/// Aliased fields written anywhere in the document (operations and
-/// fragment definitions, each once).
-fn count_aliases(document: &ExecutableDocument) -> usize {
-    fn in_set(set: &SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|selection| match &selection.node {
-                Selection::Field(field) => {
-                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
-                }
-                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
-                Selection::FragmentSpread(_) => 0,
-            })
-            .sum()
-    }
-    let operations: usize = document
-        .operations
-        .iter()
-        .map(|(_, operation)| in_set(&operation.node.selection_set.node))
-        .sum();
-    let fragments: usize = document
-        .fragments
-        .values()
-        .map(|fragment| in_set(&fragment.node.selection_set.node))
-        .sum();
-    operations + fragments
-}
-
-/// The most root fields any one operation selects, fragments expanded (each
-/// fragment once, so a cycle cannot loop: validation refuses cycles later).
-fn most_root_fields(document: &ExecutableDocument) -> usize {
-    fn in_set<'a>(
-        document: &'a ExecutableDocument,
-        set: &'a SelectionSet,
-        seen: &mut HashSet<&'a str>,
-    ) -> usize {
-        let mut count = 0;
-        for selection in &set.items {
-            count += match &selection.node {
-                Selection::Field(_) => 1,
-                Selection::InlineFragment(fragment) => {
-                    in_set(document, &fragment.node.selection_set.node, seen)
-                }
-                Selection::FragmentSpread(spread) => {
-                    let name = spread.node.fragment_name.node.as_str();
-                    match document.fragments.get(name) {
-                        Some(fragment) if seen.insert(name) => {
-                            in_set(document, &fragment.node.selection_set.node, seen)
-                        }
-                        _ => 0,
-                    }
-                }
-            };
-        }
-        count
-    }
-    document
-        .operations
-        .iter()
-        .map(|(_, operation)| {
-            in_set(
-                document,
-                &operation.node.selection_set.node,
-                &mut HashSet::new(),
-            )
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -234,8 +199,14 @@ mod tests {
     fn schema() -> Schema<Query, EmptyMutation, EmptySubscription> {
         Schema::build(Query, EmptyMutation, EmptySubscription)
             .extension(Hardening {
-                max_aliases: 2,
-                max_root_fields: 3,
+                limits: DocumentLimits {
+                    max_expanded_fields: 100,
+                    max_fragments: 10,
+                    max_spreads: 10,
+                    max_directives: 10,
+                    max_aliases: 2,
+                    max_root_fields: 3,
+                },
             })
             .finish()
     }

@@ -6,6 +6,8 @@
 
 pub mod account;
 pub mod admin;
+pub mod complexity;
+pub mod document_limits;
 pub mod hardening;
 pub mod loaders;
 pub mod posts;
@@ -111,8 +113,7 @@ where
         .limit_complexity(limits.max_complexity)
         // Outermost first: the panic net also covers the rate limiter.
         .extension(hardening::Hardening {
-            max_aliases: limits.max_aliases,
-            max_root_fields: limits.max_root_fields,
+            limits: document_limits::DocumentLimits::from_config(limits),
         })
         .extension(rate_limiting::RootFieldLimits);
     if !limits.introspection {
@@ -139,8 +140,23 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
+    /// The operations of a batch run one after another, not concurrently as
+    /// async-graphql's own `execute_batch` runs them: an operation that ends
+    /// the session (`logout`, `changePassword`) is then seen to have ended it
+    /// by every operation after it.
     fn execute_batch(&self, request: BatchRequest) -> BoxFuture<'_, BatchResponse> {
-        Box::pin(Schema::execute_batch(self, request))
+        Box::pin(async move {
+            match request {
+                BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
+                BatchRequest::Batch(requests) => {
+                    let mut responses = Vec::with_capacity(requests.len());
+                    for request in requests {
+                        responses.push(self.execute(request).await);
+                    }
+                    BatchResponse::Batch(responses)
+                }
+            }
+        })
     }
 }
 

@@ -16,6 +16,7 @@ pub struct PostQuery;
 #[Object]
 impl PostQuery {
     /// A user's live posts, newest first.
+    #[graphql(complexity = "super::complexity::page(items_per_page, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

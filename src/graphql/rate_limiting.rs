@@ -1,20 +1,26 @@
 //! Counting every root-field resolution against the caller's rule, before
-//! the resolver runs.
+//! the resolver runs, and every document refused by a limit.
 //!
 //! Doing it in an extension rather than in each resolver covers every
 //! current and future root field, and counts per resolution: each alias and
-//! each operation of a batch is one call.
+//! each operation of a batch is one call. A refused document counts as one
+//! call of its own pseudo field, so a flood of refusals is throttled like a
+//! flood of anything else.
 
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
 };
-use async_graphql::{ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
+use async_graphql::{Data, ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
 
-use crate::auth::Authentication;
-use crate::ratelimit::{Decision, RequestLimits, Rule, user_field_key};
+use crate::auth::{Authentication, Caller};
+use crate::ratelimit::{Decision, RequestLimits, Rule, ip_field_key, user_field_key};
 use crate::state::AppContext;
+
+/// The pseudo root field a refused document is counted as.
+pub const REFUSED_DOCUMENT: &str = "(refused document)";
 
 pub struct RootFieldLimits;
 
@@ -34,9 +40,12 @@ impl Extension for RootFieldLimitsExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none() && !info.is_for_introspection {
-            let decision = count(ctx, info.name).await;
-            if let Some(decision) = decision.filter(|decision| !decision.allowed) {
+        if info.path_node.parent.is_none()
+            && !info.is_for_introspection
+            && let Some(counting) = Counting::from_extension(ctx)
+        {
+            let decision = counting.count(info.name).await;
+            if !decision.allowed {
                 let mut error: ServerError = decision
                     .to_error()
                     .extend()
@@ -50,34 +59,92 @@ impl Extension for RootFieldLimitsExtension {
     }
 }
 
-/// Count one call of root field `field` for this request's caller: a
-/// logged-in caller by user id under their tier's rule, anyone else by IP
-/// under the default rule.
-async fn count(ctx: &ExtensionContext<'_>, field: &str) -> Option<Decision> {
-    let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
-    // Without the application context (a bare schema) there is no limiter.
-    let app = ctx.data_opt::<AppContext>()?;
-    let default = Rule::default_for(&app.config.limits);
-    let caller = ctx
-        .data_opt::<Authentication>()
-        .and_then(Authentication::caller);
-    let (key, rule) = match caller {
-        Some(caller) => {
-            let rule = match caller.user.tier_id {
-                Some(tier_id) => match limits.tier_rules(&app.db, tier_id).await {
-                    Ok(rules) => rules.get(field).copied().unwrap_or(default),
-                    Err(error) => {
-                        tracing::warn!(%error, tier_id, "could not load tier rules; using the default");
-                        default
-                    }
-                },
-                None => default,
-            };
-            (user_field_key(field, caller.user.id), rule)
+/// What counting needs to know of a request: the limiter, the client and
+/// the caller.
+pub struct Counting<'a> {
+    app: &'a AppContext,
+    limits: Arc<RequestLimits>,
+    caller: Option<&'a Caller>,
+}
+
+impl<'a> Counting<'a> {
+    /// From a running request. `None` without the application context (a
+    /// bare schema has no limiter).
+    #[must_use]
+    pub fn from_extension(ctx: &ExtensionContext<'a>) -> Option<Self> {
+        Some(Self {
+            app: ctx.data_opt::<AppContext>()?,
+            limits: RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>()),
+            caller: ctx
+                .data_opt::<Authentication>()
+                .and_then(Authentication::caller),
+        })
+    }
+
+    /// From a request still being prepared, whose data is not attached yet.
+    #[must_use]
+    pub fn from_request(ctx: &ExtensionContext<'a>, data: &'a Data) -> Option<Self> {
+        Some(Self {
+            app: ctx.data_opt::<AppContext>()?,
+            limits: RequestLimits::from_request_data(data_of::<Arc<RequestLimits>>(data)),
+            caller: data_of::<Authentication>(data).and_then(Authentication::caller),
+        })
+    }
+
+    /// Count one call of root field `field`: a logged-in caller by user id
+    /// under their tier's rule, anyone else by client address under the
+    /// default rule; then everyone under the per-address ceiling.
+    pub async fn count(&self, field: &str) -> Decision {
+        let config = &self.app.config.limits;
+        let default = Rule::default_for(config);
+        let client = self.limits.client_key();
+        let (key, rule) = match self.caller {
+            Some(caller) => (
+                user_field_key(field, caller.user.id),
+                self.tier_rule(caller, field, default).await,
+            ),
+            None => (ip_field_key(field, client), default),
+        };
+        let decision = self.app.limiter.check(&key, rule).await;
+        let decision = if decision.allowed {
+            let ceiling = Rule::ip_ceiling_for(config);
+            let key = format!("field:{field}:client:{client}");
+            let capped = self.app.limiter.check(&key, ceiling).await;
+            if capped.allowed { decision } else { capped }
+        } else {
+            decision
+        };
+        self.limits.record_field(decision);
+        decision
+    }
+
+    async fn tier_rule(&self, caller: &Caller, field: &str, default: Rule) -> Rule {
+        let Some(tier_id) = caller.user.tier_id else {
+            return default;
+        };
+        match self.limits.tier_rules(&self.app.db, tier_id).await {
+            Ok(rules) => rules.get(field).copied().unwrap_or(default),
+            Err(error) => {
+                tracing::warn!(%error, tier_id, "could not load tier rules; using the default");
+                default
+            }
         }
-        None => (format!("field:{field}:ip:{}", limits.client_ip.0), default),
-    };
-    let decision = app.limiter.check(&key, rule).await;
-    limits.record_field(decision);
-    Some(decision)
+    }
+}
+
+/// Count a document refused by a limit. `Some(RATE_LIMITED error)` when
+/// the caller's budget is spent: that is then the answer.
+pub async fn refused_document(counting: Option<Counting<'_>>) -> Option<ServerError> {
+    let decision = counting?.count(REFUSED_DOCUMENT).await;
+    (!decision.allowed).then(|| {
+        decision
+            .to_error()
+            .extend()
+            .into_server_error(async_graphql::Pos::default())
+    })
+}
+
+fn data_of<T: Any + Send + Sync>(data: &Data) -> Option<&T> {
+    data.get(&TypeId::of::<T>())
+        .and_then(|value| value.downcast_ref::<T>())
 }

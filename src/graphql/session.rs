@@ -10,7 +10,6 @@ use super::types::AuthPayload;
 use crate::auth::cookie::{RefreshCookie, clear_refresh_cookie, set_refresh_cookie};
 use crate::auth::guards::authentication;
 use crate::ratelimit::RequestLimits;
-use crate::ratelimit::login::check_login;
 use crate::services::sessions::{self, Session};
 use crate::state::AppContext;
 
@@ -28,8 +27,8 @@ impl SessionMutation {
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
         let app = app_context(ctx)?;
-        login_limits(ctx, app, &username_or_email).await?;
-        let session = sessions::login(app, &username_or_email, &password)
+        let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
+        let session = sessions::login(app, &limits, &username_or_email, &password)
             .await
             .extend()?;
         Ok(hand_out(ctx, app, session))
@@ -57,23 +56,16 @@ impl SessionMutation {
     ) -> async_graphql::Result<bool> {
         let app = app_context(ctx)?;
         let token = refresh_token.or_else(|| cookie_token(ctx));
-        sessions::logout(app, authentication(ctx).caller(), token.as_deref())
+        let caller = authentication(ctx).caller();
+        sessions::logout(app, caller, token.as_deref())
             .await
             .extend()?;
+        if let Some(caller) = caller {
+            caller.end_session();
+        }
         ctx.append_http_header(SET_COOKIE, clear_refresh_cookie(app.config.cookie_secure));
         Ok(true)
     }
-}
-
-/// The per-account and per-IP login limits, counted before the password is
-/// checked (see `ratelimit::login`).
-async fn login_limits(
-    ctx: &Context<'_>,
-    app: &AppContext,
-    identifier: &str,
-) -> async_graphql::Result<()> {
-    let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
-    check_login(app, &limits, identifier).await.extend()
 }
 
 fn cookie_token(ctx: &Context<'_>) -> Option<String> {

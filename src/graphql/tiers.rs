@@ -13,7 +13,10 @@ pub struct TierQuery;
 
 #[Object]
 impl TierQuery {
-    #[graphql(guard = "Superuser")]
+    #[graphql(
+        guard = "Superuser",
+        complexity = "super::complexity::short_list(child_complexity)"
+    )]
     async fn tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tier>> {
         let all = tiers::list(app_context(ctx)?).await.extend()?;
         Ok(all.into_iter().map(Tier::from).collect())

@@ -1,6 +1,8 @@
 //! Reading, listing and changing users. Ownership is a guard: only the user
 //! themselves (or a superuser) may change or delete an account.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ErrorExtensions, InputObject, MaybeUndefined, Object, ResultExt};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +15,7 @@ use super::types::{User, UserPage};
 use crate::auth::guards::{authentication, require_caller};
 use crate::auth::{LoggedIn, OwnerOrSuperuser};
 use crate::error::AppError;
+use crate::ratelimit::RequestLimits;
 use crate::services::listing::{self, PageRequest, UserFilter};
 use crate::services::profile::{self, ProfileChanges};
 use crate::services::{lifecycle, relations, revocation, users};
@@ -65,6 +68,7 @@ impl UserQuery {
     /// Users in id order. Page by number (`page`, `itemsPerPage`), or by
     /// cursor (`after` a page's `endCursor`, `first` per page), which stays
     /// fast however deep you go.
+    #[graphql(complexity = "super::complexity::page(first.or(items_per_page), child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -274,14 +278,17 @@ impl UserMutation {
         new_password: String,
     ) -> async_graphql::Result<bool> {
         let caller = require_caller(ctx)?;
+        let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
         profile::change_password(
             app_context(ctx)?,
+            &limits,
             &caller.user,
             &current_password,
             &new_password,
         )
         .await
         .extend()?;
+        caller.end_session();
         Ok(true)
     }
 
@@ -300,6 +307,7 @@ impl UserMutation {
             revocation::revoke(app, &caller.token, Some(caller.user.id))
                 .await
                 .extend()?;
+            caller.end_session();
         }
         Ok(true)
     }

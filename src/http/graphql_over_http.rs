@@ -202,13 +202,15 @@ impl GetParameters {
 /// Whether `request` would run a mutation (or subscription): GET refuses
 /// those with 405. A document that does not parse, or names no operation
 /// it holds, is not refused here; execution answers it with the usual
-/// GraphQL error.
+/// GraphQL error. The parsed document stays on the request, so execution
+/// does not parse it again.
 #[must_use]
-pub fn selects_mutation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+pub fn selects_mutation(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
+    let operation = match (&document.operations, name.as_deref()) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations
             .iter()
@@ -222,17 +224,26 @@ pub fn selects_mutation(request: &Request) -> bool {
     operation.is_some_and(|operation| operation.node.ty != OperationType::Query)
 }
 
-/// Whether any request of `batch` might write: its text mentions `mutation`
-/// (or `subscription`) anywhere, in an operation, a name or a string, or it
-/// has no text at all (a persisted query that an application's extension
-/// would fill in later). Such requests authenticate against the database
-/// rather than the session cache. Erring towards "yes" only costs one look-up, and unlike parsing,
-/// a scan costs nothing on the hot path of reads.
+/// Whether any request of `batch` might write, decided from its parsed
+/// operations, not its text: a document holding any mutation or
+/// subscription operation, one that does not parse, or one with no text
+/// at all (a persisted query that an application's extension would fill in
+/// later). Such requests authenticate against the database rather than the
+/// session cache. Each document is parsed here once and kept on its
+/// request for execution, so deciding costs no second parse.
 #[must_use]
-pub fn may_write(batch: &async_graphql::BatchRequest) -> bool {
-    batch.iter().any(|request| {
-        let query = request.query.as_str();
-        query.trim().is_empty() || query.contains("mutation") || query.contains("subscription")
+pub fn may_write(batch: &mut BatchRequest) -> bool {
+    batch.iter_mut().any(|request| {
+        if request.query.trim().is_empty() {
+            return true;
+        }
+        match request.parsed_query() {
+            Ok(document) => document
+                .operations
+                .iter()
+                .any(|(_, operation)| operation.node.ty != OperationType::Query),
+            Err(_) => true,
+        }
     })
 }
 
@@ -247,29 +258,58 @@ pub fn is_request_error(response: &async_graphql::Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-/// The status code and the JSON body of a response in `format`.
+/// The status code and the JSON body of a response in `format`, at most
+/// `max_bytes` long.
 ///
 /// `application/graphql-response+json`: a request error is 400 (500 when
 /// the server failed before executing) and has no `data` entry, as the spec
 /// requires; otherwise 200. `application/json`: 200, the body as
-/// async-graphql writes it.
+/// async-graphql writes it. A body over `max_bytes` is replaced by one
+/// `BAD_USER_INPUT` error (`extensions.limit = "responseBytes"`) per
+/// response: the answer is never larger than the limit allows.
 #[must_use]
-pub fn status_and_body(format: ResponseFormat, response: &BatchResponse) -> (StatusCode, Value) {
-    let body = serde_json::to_value(response).unwrap_or(Value::Null);
-    let BatchResponse::Single(single) = response else {
-        return (StatusCode::OK, body);
-    };
-    if format == ResponseFormat::Json || !is_request_error(single) {
-        return (StatusCode::OK, body);
+pub fn status_and_body(
+    format: ResponseFormat,
+    response: &BatchResponse,
+    max_bytes: usize,
+) -> (StatusCode, Vec<u8>) {
+    if let BatchResponse::Single(single) = response
+        && format == ResponseFormat::GraphqlResponseJson
+        && is_request_error(single)
+    {
+        return request_error(single);
     }
-    let failed_inside = single.errors.iter().any(|error| {
+    let mut body = CappedBody::new(max_bytes);
+    match serde_json::to_writer(&mut body, response) {
+        Ok(()) => (StatusCode::OK, body.bytes),
+        Err(_) => {
+            let error = serde_json::json!({
+                "data": null,
+                "errors": [{
+                    "message": format!("The response is larger than {max_bytes} bytes; ask for less"),
+                    "extensions": { "code": "BAD_USER_INPUT", "limit": "responseBytes" },
+                }],
+            });
+            let body = match response {
+                BatchResponse::Single(_) => error,
+                BatchResponse::Batch(responses) => Value::Array(vec![error; responses.len()]),
+            };
+            (StatusCode::OK, body.to_string().into_bytes())
+        }
+    }
+}
+
+/// A request error in the spec's own type: no `data`, 400, or 500 when the
+/// server failed before executing.
+fn request_error(response: &async_graphql::Response) -> (StatusCode, Vec<u8>) {
+    let failed_inside = response.errors.iter().any(|error| {
         error
             .extensions
             .as_ref()
             .and_then(|extensions| extensions.get("code"))
             .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
     });
-    let mut body = body;
+    let mut body = serde_json::to_value(response).unwrap_or(Value::Null);
     if let Value::Object(fields) = &mut body {
         fields.remove("data");
     }
@@ -278,7 +318,37 @@ pub fn status_and_body(format: ResponseFormat, response: &BatchResponse) -> (Sta
     } else {
         StatusCode::BAD_REQUEST
     };
-    (status, body)
+    (status, body.to_string().into_bytes())
+}
+
+/// A response body that refuses to grow past its limit, so an oversized
+/// answer is never built in full a second time as text.
+struct CappedBody {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl CappedBody {
+    fn new(limit: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(limit.min(4096)),
+            limit,
+        }
+    }
+}
+
+impl std::io::Write for CappedBody {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len().saturating_add(data.len()) > self.limit {
+            return Err(std::io::Error::other("response over the size limit"));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -336,27 +406,46 @@ mod tests {
             request.operation_name = name.map(str::to_owned);
             request
         };
-        assert!(!selects_mutation(&request("{ me { id } }", None)));
-        assert!(selects_mutation(&request("mutation { logout }", None)));
+        assert!(!selects_mutation(&mut request("{ me { id } }", None)));
+        assert!(selects_mutation(&mut request("mutation { logout }", None)));
         let both = "query A { me { id } } mutation B { logout }";
-        assert!(!selects_mutation(&request(both, Some("A"))));
-        assert!(selects_mutation(&request(both, Some("B"))));
-        assert!(!selects_mutation(&request("not graphql", None)));
+        assert!(!selects_mutation(&mut request(both, Some("A"))));
+        assert!(selects_mutation(&mut request(both, Some("B"))));
+        assert!(!selects_mutation(&mut request("not graphql", None)));
     }
 
     #[test]
-    fn any_mention_of_a_mutation_counts_as_a_possible_write() {
+    fn writes_are_decided_from_the_parsed_operations() {
         let single = |query: &str| async_graphql::BatchRequest::Single(Request::new(query));
-        assert!(!may_write(&single("{ me { id } }")));
-        assert!(may_write(&single("mutation { logout }")));
-        assert!(may_write(&single(
+        assert!(!may_write(&mut single("{ me { id } }")));
+        assert!(may_write(&mut single("mutation { logout }")));
+        assert!(may_write(&mut single(
             "query A { me { id } } mutation B { logout }"
         )));
-        assert!(may_write(&single(" ")));
-        let batch = async_graphql::BatchRequest::Batch(vec![
+        assert!(may_write(&mut single(" ")));
+        // Text that merely looks like a write is a read.
+        assert!(!may_write(&mut single(
+            "query mutation { me { id } } # mutation"
+        )));
+        assert!(may_write(&mut single("mutation{logout}")));
+        let mut batch = async_graphql::BatchRequest::Batch(vec![
             Request::new("{ me { id } }"),
             Request::new("mutation { logout }"),
         ]);
-        assert!(may_write(&batch));
+        assert!(may_write(&mut batch));
+    }
+
+    #[test]
+    fn a_response_over_the_limit_is_replaced_by_a_coded_error() {
+        let big = async_graphql::Response::new(async_graphql::Value::String("x".repeat(1000)));
+        let batch = BatchResponse::Single(big);
+        let (status, body) = status_and_body(ResponseFormat::Json, &batch, 2000);
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.len() > 1000);
+        let (status, body) = status_and_body(ResponseFormat::Json, &batch, 500);
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["errors"][0]["extensions"]["limit"], "responseBytes");
+        assert_eq!(body["data"], Value::Null);
     }
 }

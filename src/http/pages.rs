@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use async_graphql::http::{Credentials, GraphiQLSource};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{ACCEPT, CONTENT_SECURITY_POLICY};
@@ -66,8 +65,12 @@ const SELF_HOSTED_PLAYGROUND: &str = r#"<!doctype html>
 </html>
 "#;
 
-/// async-graphql's CDN page, with a notice saying where it loads from and
-/// how to build the self-hosted assets instead.
+/// GraphiQL from a CDN, pinned to the exact versions the self-hosted build
+/// uses and checked by Subresource Integrity (`web/playground/cdn.html`),
+/// with a notice saying where it loads from and how to build the
+/// self-hosted assets instead.
+const CDN_PLAYGROUND: &str = include_str!("../../web/playground/cdn.html");
+
 fn cdn_playground(expected_dir: &Path) -> Response {
     let notice = format!(
         "<p id=\"usergraph-notice\" style=\"margin:0;padding:6px 12px;font:14px sans-serif;\
@@ -78,12 +81,7 @@ fn cdn_playground(expected_dir: &Path) -> Response {
          build</code>, then reload.</p>",
         html_escape(&expected_dir.display().to_string())
     );
-    let html = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .title("usergraph · GraphiQL (CDN)")
-        .credentials(Credentials::SameOrigin)
-        .finish()
-        .replacen("<body>", &format!("<body>\n{notice}"), 1);
+    let html = CDN_PLAYGROUND.replacen("{{NOTICE}}", &notice, 1);
     let csp = playground_csp(&html);
     with_policy(Html(html).into_response(), &csp)
 }

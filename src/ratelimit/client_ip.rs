@@ -14,6 +14,25 @@ use axum::http::HeaderMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+impl ClientIp {
+    /// How counters name this client: an IPv4 address whole, an IPv6
+    /// address by its network of `ipv6_prefix` bits (`2001:db8:1:2::/64`),
+    /// since one subscriber is handed a whole /64 and could otherwise pick a
+    /// fresh address, and so a fresh budget, for every request.
+    #[must_use]
+    pub fn counted_as(&self, ipv6_prefix: u8) -> String {
+        match canonical(self.0) {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let prefix = ipv6_prefix.min(128);
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+                format!("{network}/{prefix}")
+            }
+        }
+    }
+}
+
 /// An IP address or a CIDR range (`10.0.0.0/8`, `::1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Network {
@@ -144,6 +163,19 @@ mod tests {
         );
         let ip = client_ip(peer("::ffff:198.51.100.4"), &HeaderMap::new(), &[]);
         assert_eq!(ip.0.to_string(), "198.51.100.4");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_network() {
+        let one = ClientIp("2001:db8:1:2::1".parse().expect("ip"));
+        let same_network = ClientIp("2001:db8:1:2:ffff:1:2:3".parse().expect("ip"));
+        let other = ClientIp("2001:db8:1:3::1".parse().expect("ip"));
+        assert_eq!(one.counted_as(64), "2001:db8:1:2::/64");
+        assert_eq!(one.counted_as(64), same_network.counted_as(64));
+        assert_ne!(one.counted_as(64), other.counted_as(64));
+        assert_eq!(one.counted_as(128), "2001:db8:1:2::1/128");
+        let v4 = ClientIp("198.51.100.4".parse().expect("ip"));
+        assert_eq!(v4.counted_as(64), "198.51.100.4");
     }
 
     #[test]

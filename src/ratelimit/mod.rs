@@ -165,6 +165,13 @@ pub fn user_field_key(field: &str, user_id: i32) -> String {
     format!("field:{field}:user:{user_id}")
 }
 
+/// The counter of root field `field` for anonymous callers from `client`
+/// (a [`RequestLimits::client_key`]).
+#[must_use]
+pub fn ip_field_key(field: &str, client: &str) -> String {
+    format!("field:{field}:ip:{client}")
+}
+
 /// The counter of login attempts against account `user_id`.
 #[must_use]
 pub fn login_account_key(user_id: i32) -> String {

@@ -15,6 +15,8 @@ use crate::error::AppResult;
 
 pub struct RequestLimits {
     pub client_ip: ClientIp,
+    /// What the client is counted by: the address, or its network for IPv6.
+    client_key: String,
     tier_rules: OnceCell<HashMap<String, Rule>>,
     report: Mutex<Report>,
 }
@@ -40,9 +42,12 @@ impl Report {
 }
 
 impl RequestLimits {
+    /// Limits for a client at `client_ip`, IPv6 counted by its first
+    /// `ipv6_prefix` bits.
     #[must_use]
-    pub fn new(client_ip: ClientIp) -> Self {
+    pub fn new(client_ip: ClientIp, ipv6_prefix: u8) -> Self {
         Self {
+            client_key: client_ip.counted_as(ipv6_prefix),
             client_ip,
             tier_rules: OnceCell::new(),
             report: Mutex::new(Report::default()),
@@ -55,7 +60,13 @@ impl RequestLimits {
     #[must_use]
     pub fn from_request_data(data: Option<&Arc<Self>>) -> Arc<Self> {
         data.cloned()
-            .unwrap_or_else(|| Arc::new(Self::new(ClientIp(IpAddr::V4(Ipv4Addr::LOCALHOST)))))
+            .unwrap_or_else(|| Arc::new(Self::new(ClientIp(IpAddr::V4(Ipv4Addr::LOCALHOST)), 64)))
+    }
+
+    /// The key part that names this client in counters.
+    #[must_use]
+    pub fn client_key(&self) -> &str {
+        &self.client_key
     }
 
     /// The rules of `tier_id`, loaded on first use.

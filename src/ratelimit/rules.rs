@@ -37,6 +37,16 @@ impl Rule {
             period: config.default_rate_period.max(Duration::from_secs(1)),
         }
     }
+
+    /// The ceiling every client address has per root field, whoever is
+    /// logged in from it (`IP_RATE_LIMIT` per `DEFAULT_RATE_PERIOD`).
+    #[must_use]
+    pub fn ip_ceiling_for(config: &LimitsConfig) -> Self {
+        Self {
+            limit: config.ip_rate_limit.max(1),
+            ..Self::default_for(config)
+        }
+    }
 }
 
 /// The valid rules of a tier, by path.

@@ -59,14 +59,18 @@ async fn ensure_not_last_superuser(
 }
 
 /// Soft-delete the active user `username`: they can no longer log in,
-/// refresh, or use any earlier token; their username and email stay taken.
+/// refresh, or use any earlier token, and those tokens stay dead when the
+/// user is restored (the token version moves on); their username and email
+/// stay taken.
 pub async fn soft_delete(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
     let txn = ctx.db.begin().await?;
     lock_superusers(&txn).await?;
     let target = users::find_active(&txn, username).await?;
     ensure_not_last_superuser(&txn, &target).await?;
+    let token_version = target.token_version.wrapping_add(1);
     let mut row = target.into_active_model();
     let now = Utc::now();
+    row.token_version = Set(token_version);
     row.is_deleted = Set(true);
     row.deleted_at = Set(Some(now));
     row.updated_at = Set(now);

@@ -11,6 +11,8 @@ use super::{changes, validation};
 use crate::auth::session_cache::Change;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
+use crate::ratelimit::RequestLimits;
+use crate::ratelimit::login as login_limits;
 use crate::state::AppContext;
 
 /// A partial update: `None` leaves a field as it is.
@@ -92,12 +94,17 @@ pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
 /// Replace the password of `account` after checking the current one, and end
 /// every session the user has (every token issued before now carries the old
 /// token version), including the one making the change.
+///
+/// Each check of the current password draws on the account's login budget,
+/// so a stolen access token is no faster a password oracle than `login`.
 pub async fn change_password(
     ctx: &AppContext,
+    limits: &RequestLimits,
     account: &user::Model,
     current_password: &str,
     new_password: &str,
 ) -> AppResult<()> {
+    login_limits::check_account(&ctx.limiter, &ctx.config.limits, limits, account.id).await?;
     if !ctx
         .passwords
         .verify(current_password, &account.hashed_password)

@@ -11,6 +11,8 @@ use super::{revocation, users};
 use crate::auth::{Caller, TokenKind};
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_CREDENTIALS, INVALID_TOKEN};
+use crate::ratelimit::RequestLimits;
+use crate::ratelimit::login as login_limits;
 use crate::state::AppContext;
 
 /// A fresh pair of tokens for one user.
@@ -22,8 +24,24 @@ pub struct Session {
     pub user: user::Model,
 }
 
-pub async fn login(ctx: &AppContext, identifier: &str, password: &str) -> AppResult<Session> {
-    let Some(account) = users::find_by_login_identifier(ctx, identifier).await? else {
+/// Log in with a username or an email address, within the login limits
+/// (see `ratelimit::login`): the client's and the identifier's budgets
+/// refuse with `RATE_LIMITED`, the account's budget like a wrong password.
+pub async fn login(
+    ctx: &AppContext,
+    limits: &RequestLimits,
+    identifier: &str,
+    password: &str,
+) -> AppResult<Session> {
+    let config = &ctx.config.limits;
+    login_limits::check_attempt(&ctx.limiter, config, limits, identifier).await?;
+    let account = users::find_by_login_identifier(ctx, identifier).await?;
+    let budget_left = match &account {
+        Some(account) => login_limits::account_budget_left(&ctx.limiter, config, account.id).await,
+        None => true,
+    };
+    let Some(account) = account.filter(|_| budget_left) else {
+        // Unknown, or out of attempts: the same answer, after the same work.
         ctx.passwords.verify_dummy(password).await?;
         return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
     };

@@ -1,10 +1,15 @@
 //! Input rules shared by registration, profile updates and the CLI.
 //!
-//! Text is trimmed and control characters are refused. Nothing is
+//! Text is trimmed; control characters and invisible format characters
+//! (Unicode category Cf: zero-width spaces and joiners, the bidi controls
+//! U+202A–202E and U+2066–2069, soft hyphens) are refused in every text a
+//! person reads, so "Boss\u{200B}" cannot pass for "Boss" and a name cannot
+//! reverse the text shown after it. Nothing is
 //! HTML-escaped: the API speaks JSON, escaping is the renderer's job, and
 //! escaping on the way in corrupts names like "O'Brien & Co".
 
 use email_address::EmailAddress;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::error::{AppError, AppResult};
@@ -23,6 +28,11 @@ pub fn clean_text(field: &str, value: &str, (min, max): (usize, usize)) -> AppRe
             "{field} must not contain control characters"
         )));
     }
+    if value.chars().any(is_invisible) {
+        return Err(AppError::bad_input(format!(
+            "{field} must not contain invisible or text-direction characters"
+        )));
+    }
     let length = value.chars().count();
     if length < min || length > max {
         return Err(AppError::bad_input(format!(
@@ -30,6 +40,12 @@ pub fn clean_text(field: &str, value: &str, (min, max): (usize, usize)) -> AppRe
         )));
     }
     Ok(value.to_owned())
+}
+
+/// A format character (category Cf): it draws nothing, or changes how the
+/// text around it is shown.
+fn is_invisible(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
 }
 
 pub fn name(value: &str) -> AppResult<String> {
@@ -121,6 +137,20 @@ mod tests {
         );
         assert!(name("bad\u{0007}name").is_err());
         assert!(name("x").is_err());
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_refused() {
+        for invisible in [
+            '\u{200B}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{00AD}',
+        ] {
+            let error = name(&format!("Boss{invisible}")).expect_err("refused");
+            assert!(error.to_string().contains("invisible"), "{invisible:?}");
+            assert!(clean_text("title", &format!("a{invisible}b"), (1, 10)).is_err());
+        }
+        // Letters and marks of any script stay welcome.
+        assert!(name("Zoë Ångström").is_ok());
+        assert!(name("नमस्ते").is_ok());
     }
 
     #[test]

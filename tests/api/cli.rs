@@ -154,9 +154,11 @@ async fn create_superuser_reads_the_password_from_stdin() {
         config
     };
     let state = usergraph::prepare(config).await.unwrap();
-    let session = usergraph::services::sessions::login(&state.app, "root@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let limits = usergraph::ratelimit::RequestLimits::from_request_data(None);
+    let session =
+        usergraph::services::sessions::login(&state.app, &limits, "root@example.com", PASSWORD)
+            .await
+            .unwrap();
     assert!(session.user.is_superuser);
     assert_eq!(session.user.email, "root@example.com");
 

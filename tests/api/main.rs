@@ -24,6 +24,7 @@ mod rate_limits;
 mod refresh_logout;
 mod registration;
 mod schema_sync;
+mod security_review;
 mod session_cache;
 mod tiers;
 mod tokens;

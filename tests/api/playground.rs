@@ -146,3 +146,72 @@ async fn a_switched_off_playground_serves_neither_page_nor_assets() {
     let script = browse(&app, "/playground/graphiql.js").await;
     assert_eq!(script.status, 404);
 }
+
+/// Security review: the CDN fallback ran floating versions (`react@18`,
+/// `graphiql@4`) on the API's own origin, where the refresh cookie works.
+/// Now every file it loads names an exact version and carries an integrity
+/// hash, which must be that of the npm package's own file (checked against
+/// `web/playground/node_modules`, which `.ci/run` installs).
+#[tokio::test]
+async fn the_cdn_fallback_loads_exact_versions_checked_by_integrity_hashes() {
+    use base64::Engine;
+    use sha2::{Digest, Sha384};
+
+    let empty = tempfile::tempdir().unwrap();
+    let app = app_with(&empty.path().join("dist"), &empty.path().join("demo")).await;
+    let page = browse(&app, "/graphql").await;
+    let mut loaded = 0;
+    for tag in page
+        .text
+        .split('<')
+        .filter(|tag| tag.contains("https://unpkg.com/"))
+    {
+        let attribute = |name: &str| {
+            tag.split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .map(str::to_owned)
+        };
+        let url = attribute("src")
+            .or_else(|| attribute("href"))
+            .unwrap_or_else(|| panic!("a CDN tag without src or href: <{tag}"));
+        let integrity = attribute("integrity").unwrap_or_else(|| panic!("no integrity: {url}"));
+        assert_eq!(
+            attribute("crossorigin").as_deref(),
+            Some("anonymous"),
+            "{url}"
+        );
+        let path = url.strip_prefix("https://unpkg.com/").unwrap();
+        let (package, file) = path.split_once('/').unwrap();
+        let (name, version) = package.rsplit_once('@').unwrap();
+        assert!(
+            version.split('.').count() == 3
+                && version.split('.').all(|part| part.parse::<u32>().is_ok()),
+            "{url} is not an exact version"
+        );
+        loaded += 1;
+        let installed = std::path::Path::new("web/playground/node_modules").join(name);
+        if !installed.exists() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "web/playground/node_modules is missing under CI: run npm ci there first"
+            );
+            eprintln!("{name} is not installed: its integrity hash is not compared");
+            continue;
+        }
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(installed.join("package.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            manifest["version"], version,
+            "{url}: not the version the build uses"
+        );
+        let bytes = std::fs::read(installed.join(file)).unwrap();
+        let expected = format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&bytes))
+        );
+        assert_eq!(integrity, expected, "{url}");
+    }
+    assert_eq!(loaded, 4, "React, ReactDOM, GraphiQL and its styles");
+}

@@ -38,6 +38,7 @@ impl UserTier {
 pub struct UserRateLimits {
     pub user: User,
     pub tier: Option<Tier>,
+    #[graphql(complexity = "crate::graphql::complexity::short_list(child_complexity)")]
     pub rate_limits: Vec<RateLimit>,
 }
 
@@ -56,6 +57,7 @@ pub struct UserStats {
     pub deleted_users: i64,
     pub superusers: i64,
     /// Active users per tier, users without a tier first.
+    #[graphql(complexity = "crate::graphql::complexity::short_list(child_complexity)")]
     pub per_tier: Vec<TierUserCount>,
 }
 

@@ -32,6 +32,7 @@ impl Post {
     async fn title(&self) -> &str {
         &self.0.title
     }
+    #[graphql(complexity = "crate::graphql::complexity::LONG_TEXT")]
     async fn text(&self) -> &str {
         &self.0.text
     }

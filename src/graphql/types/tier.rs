@@ -29,7 +29,10 @@ impl Tier {
         self.0.created_at
     }
     /// The tier's rules (superusers only).
-    #[graphql(guard = "Superuser")]
+    #[graphql(
+        guard = "Superuser",
+        complexity = "crate::graphql::complexity::short_list(child_complexity)"
+    )]
     async fn rate_limits(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RateLimit>> {
         let app = app_context(ctx)?;
         let rules = rate_limits::for_tier(app, self.0.id).await.extend()?;

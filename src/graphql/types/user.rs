@@ -127,6 +127,7 @@ impl User {
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
     /// The user's live posts, newest first (batched across a listing).
+    #[graphql(complexity = "crate::graphql::complexity::page(items_per_page, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,
