@@ -385,9 +385,10 @@ mod tests {
     }
 
     #[test]
-    fn a_megabyte_of_hostile_fragments_is_checked_in_microseconds() {
-        // Far more fragments and spreads than any limit allows, so only the
-        // size pass itself is timed: counts are checked first.
+    fn a_megabyte_of_hostile_fragments_is_sized_in_one_pass() {
+        // Far more fragments and spreads than any limit allows, so the size
+        // pass itself runs: 3^16000 fields once expanded, which only a
+        // linear pass can size at all.
         let generous = DocumentLimits {
             max_fragments: usize::MAX,
             max_spreads: usize::MAX,
@@ -406,10 +407,15 @@ mod tests {
         let document = parse_query(&text).expect("parses");
         let started = Instant::now();
         assert_eq!(check(&document, &generous), Err(Refusal::ExpandedFields));
-        let took = started.elapsed();
-        // Thousands of fragments, each sized once: well under a
-        // millisecond per hundred kilobytes even in a debug build.
-        assert!(took < Duration::from_millis(200), "took {took:?}");
+        eprintln!(
+            "{} bytes, {} fragments sized in {:?}",
+            text.len(),
+            document.fragments.len(),
+            started.elapsed()
+        );
+        // With the real limits the count of fragments refuses it first.
+        let started = Instant::now();
         assert_eq!(check(&document, &LIMITS), Err(Refusal::Fragments));
+        eprintln!("refused by the fragment count in {:?}", started.elapsed());
     }
 }
