@@ -58,10 +58,7 @@ pub async fn account_budget_left(
 ) -> bool {
     // Not recorded as a refusal either: the status code and the
     // `RateLimit-*` headers must not tell this case apart.
-    limiter
-        .check(&super::login_account_key(user_id), account_rule(config))
-        .await
-        .allowed
+    count_account(limiter, config, user_id).await.allowed
 }
 
 /// The same budget, for a caller who is already that account
@@ -72,10 +69,14 @@ pub async fn check_account(
     limits: &RequestLimits,
     user_id: i32,
 ) -> AppResult<()> {
-    let decision = limiter
+    refuse_unless_allowed(limits, count_account(limiter, config, user_id).await)
+}
+
+/// One password check against account `user_id`'s budget.
+async fn count_account(limiter: &RateLimiter, config: &LimitsConfig, user_id: i32) -> Decision {
+    limiter
         .check(&super::login_account_key(user_id), account_rule(config))
-        .await;
-    refuse_unless_allowed(limits, decision)
+        .await
 }
 
 fn account_rule(config: &LimitsConfig) -> Rule {

@@ -268,6 +268,18 @@ impl Reply {
         self.message().unwrap_or_default().to_owned()
     }
 
+    /// Assert the request was refused by the limit named `limit`
+    /// (`BAD_USER_INPUT` with `extensions.limit`).
+    #[track_caller]
+    pub fn expect_limit(&self, limit: &str) {
+        assert_eq!(self.code(), Some("BAD_USER_INPUT"), "{}", self.text);
+        assert_eq!(
+            self.body["errors"][0]["extensions"]["limit"], limit,
+            "{}",
+            self.text
+        );
+    }
+
     /// Assert no errors and return `data.<field>`.
     #[track_caller]
     pub fn data(&self, field: &str) -> &Value {

@@ -14,16 +14,6 @@ async fn start(adjust: impl FnOnce(&mut usergraph::Config)) -> TestApp {
     TestApp::start_with(Backend::Sqlite, adjust).await.unwrap()
 }
 
-#[track_caller]
-fn assert_limit(reply: &crate::common::Reply, limit: &str) {
-    assert_eq!(reply.code(), Some("BAD_USER_INPUT"), "{}", reply.text);
-    assert_eq!(
-        reply.body["errors"][0]["extensions"]["limit"], limit,
-        "{}",
-        reply.text
-    );
-}
-
 #[tokio::test]
 async fn depth_and_complexity_limits_answer_with_a_code() {
     let app = start(|config| {
@@ -37,9 +27,9 @@ async fn depth_and_complexity_limits_answer_with_a_code() {
             json!({}),
         )
         .await;
-    assert_limit(&deep, "depth");
+    deep.expect_limit("depth");
     let complex = app.gql("{ me { id uuid name username } }", json!({})).await;
-    assert_limit(&complex, "complexity");
+    complex.expect_limit("complexity");
 }
 
 #[tokio::test]
@@ -53,7 +43,7 @@ async fn five_hundred_aliased_logins_are_refused_before_any_password_is_tried() 
     let reply = app
         .gql(&format!("mutation {{ {aliased} }}"), json!({}))
         .await;
-    assert_limit(&reply, "aliases");
+    reply.expect_limit("aliases");
     assert_eq!(reply.body["data"], Value::Null);
     // Not one attempt was counted: the single allowed login still works.
     app.login("victim", PASSWORD).await.data("login");
@@ -72,14 +62,14 @@ async fn root_field_and_batch_limits_answer_with_a_code() {
             json!({}),
         )
         .await;
-    assert_limit(&wide, "rootFields");
+    wide.expect_limit("rootFields");
 
     let one = json!({ "query": "{ __typename }" });
     let batch = app
         .post_body_from("127.0.0.1", &json!([one, one, one]), &[])
         .await;
     assert_eq!(batch.status, 400);
-    assert_limit(&batch, "batch");
+    batch.expect_limit("batch");
     let fits = app
         .post_body_from("127.0.0.1", &json!([one, one]), &[])
         .await;
@@ -92,7 +82,7 @@ async fn an_oversized_body_is_413_with_a_code() {
     let padding = "x".repeat(2001);
     let reply = app.gql("{ __typename }", json!({ "pad": padding })).await;
     assert_eq!(reply.status, 413);
-    assert_limit(&reply, "body");
+    reply.expect_limit("body");
     let small = app.gql("{ __typename }", json!({})).await;
     assert_eq!(small.body["data"]["__typename"], "Query");
 }

@@ -7,21 +7,11 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, PASSWORD, Reply, TestApp};
+use crate::common::{Backend, PASSWORD, TestApp};
 use crate::fixtures::{self, superuser};
 
 async fn start(adjust: impl FnOnce(&mut usergraph::Config)) -> TestApp {
     TestApp::start_with(Backend::Sqlite, adjust).await.unwrap()
-}
-
-#[track_caller]
-fn assert_limit(reply: &Reply, limit: &str) {
-    assert_eq!(reply.code(), Some("BAD_USER_INPUT"), "{}", reply.text);
-    assert_eq!(
-        reply.body["errors"][0]["extensions"]["limit"], limit,
-        "{}",
-        reply.text
-    );
 }
 
 /// `query{...F0}`, each fragment spreading the next twice, `leaf` at the end:
@@ -45,7 +35,7 @@ async fn fragments_that_multiply_are_refused_before_they_expand() {
         let started = Instant::now();
         let reply = app.gql(&doubling_fragments(30, leaf), json!({})).await;
         let took = started.elapsed();
-        assert_limit(&reply, "expandedFields");
+        reply.expect_limit("expandedFields");
         assert_eq!(reply.status, 400, "a request error: {}", reply.text);
         // The server as reviewed took minutes over this document.
         assert!(took < Duration::from_secs(1), "refused after {took:?}");
@@ -66,7 +56,7 @@ async fn fragments_that_multiply_are_refused_before_they_expand() {
     assert_eq!(status, 200);
     assert!(took < Duration::from_secs(1), "/health took {took:?}");
     for reply in &replies {
-        assert_limit(reply, "expandedFields");
+        reply.expect_limit("expandedFields");
     }
 }
 
@@ -93,7 +83,7 @@ async fn refused_documents_count_against_the_callers_rate_limit() {
         let reply = app
             .gql_from("198.51.100.20", None, &attack, json!({}))
             .await;
-        assert_limit(&reply, "expandedFields");
+        reply.expect_limit("expandedFields");
     }
     let throttled = app
         .gql_from("198.51.100.20", None, &attack, json!({}))
@@ -109,7 +99,7 @@ async fn refused_documents_count_against_the_callers_rate_limit() {
     let deep = "{ me { tier { rateLimits { id } } } }";
     for _ in 0..2 {
         let reply = app.gql_from("198.51.100.21", None, deep, json!({})).await;
-        assert_limit(&reply, "depth");
+        reply.expect_limit("depth");
     }
     app.gql_from("198.51.100.21", None, deep, json!({}))
         .await
@@ -122,7 +112,7 @@ async fn nested_lists_are_costed_by_what_they_can_return() {
     let amplifier = "{ posts(username: \"amp\", itemsPerPage: 100) { items { author { \
                      posts(itemsPerPage: 100) { author { posts(itemsPerPage: 100) { text } } } } } } }";
     let reply = app.gql(amplifier, json!({})).await;
-    assert_limit(&reply, "complexity");
+    reply.expect_limit("complexity");
     // The benchmark's page of a hundred users with relations is within it.
     let listing =
         "{ users(itemsPerPage: 100) { items { id username name tier { name } postCount } } }";
@@ -159,7 +149,7 @@ async fn a_response_over_the_size_limit_is_a_coded_error() {
             json!({}),
         )
         .await;
-    assert_limit(&all, "responseBytes");
+    all.expect_limit("responseBytes");
     assert!(all.text.len() < 4096, "{} bytes", all.text.len());
 }
 
@@ -343,7 +333,7 @@ async fn directive_floods_are_refused_and_errors_are_capped() {
     let flood = format!("{{ __typename {} }}", "@include(if: true) ".repeat(40_000));
     let started = Instant::now();
     let reply = app.gql(&flood, json!({})).await;
-    assert_limit(&reply, "directives");
+    reply.expect_limit("directives");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(reply.text.len() < 1000, "{} bytes", reply.text.len());
 
