@@ -83,6 +83,8 @@ async fn main() -> std::process::ExitCode {
     let bind_addr = settings.config.bind_addr;
     let outcome = async {
         let state = usergraph::prepare(settings.config).await?;
+        // The change-feed poller keeps the session cache honest.
+        let _tasks = usergraph::tasks::Tasks::start(&state.app).await?;
         let listener = tokio::net::TcpListener::bind(bind_addr)
             .await
             .map_err(usergraph::AppError::internal)?;

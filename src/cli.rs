@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::services::users::{self, NewUser};
+use crate::services::write::Actor;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             let state = crate::prepare(cli.config).await?;
             let user = users::register(
                 &state.app,
+                &Actor::system(),
                 NewUser {
                     name,
                     username,

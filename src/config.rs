@@ -1,14 +1,18 @@
 //! Every setting of the server, its default and its meaning, in one place.
 //!
 //! Settings come from the environment (a `.env` file is read first when
-//! present) or from the matching command-line flag. The README's settings
-//! table mirrors this file.
+//! present) or from the matching command-line flag. Each default is written
+//! once, in the `#[arg]` attribute of its field: [`Config::defaults`] reads
+//! them back from clap, and a test fails when the README's settings table
+//! names another setting or another default.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Command, FromArgMatches};
+
+use crate::net::{Network, parse_network};
 
 /// The database used when `DATABASE_URL` is unset: a file beside the working
 /// directory, created on first start.
@@ -72,6 +76,16 @@ pub struct Config {
     #[arg(long, env = "CHANGE_POLL_INTERVAL", default_value = "100ms", value_parser = parse_positive_duration)]
     pub change_poll_interval: Duration,
 
+    /// How long change-feed entries are kept. An instance that could not
+    /// read the feed for longer finds a hole and forgets every cached session.
+    #[arg(long, env = "CHANGE_FEED_RETENTION", default_value = "1h", value_parser = parse_duration)]
+    pub change_feed_retention: Duration,
+
+    /// How often expired revoked-token rows and change-feed entries past
+    /// their retention are deleted (a background task of `serve`).
+    #[arg(long, env = "PURGE_INTERVAL", default_value = "15m", value_parser = parse_duration)]
+    pub purge_interval: Duration,
+
     #[command(flatten)]
     pub limits: LimitsConfig,
 
@@ -99,17 +113,11 @@ pub struct ClientsConfig {
 pub const DEFAULT_PLAYGROUND_DIR: &str = "web/playground/dist";
 pub const DEFAULT_DEMO_DIR: &str = "web/demo/dist";
 
-impl Default for ClientsConfig {
-    fn default() -> Self {
-        Self {
-            playground_dir: PathBuf::from(DEFAULT_PLAYGROUND_DIR),
-            demo_dir: PathBuf::from(DEFAULT_DEMO_DIR),
-        }
-    }
-}
-
 /// Default of `GRAPHQL_MAX_RESPONSE_BYTES`: 8 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Default of `MAX_BODY_BYTES`: the largest request body accepted, 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Rate limits and GraphQL hardening (issue 4). The README's section "Rate
 /// limits and hardening" explains each one.
@@ -171,8 +179,8 @@ pub struct LimitsConfig {
 
     /// Proxies whose `X-Forwarded-For` is believed: comma-separated IPs or
     /// CIDR ranges. Empty: the peer address is the client.
-    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::ratelimit::client_ip::parse_network)]
-    pub trusted_proxies: Vec<crate::ratelimit::client_ip::Network>,
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<Network>,
 
     /// Deepest field nesting a document may have.
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
@@ -227,7 +235,7 @@ pub struct LimitsConfig {
     pub max_batch: u32,
 
     /// Largest request body, in bytes; larger is HTTP 413.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = crate::http::MAX_BODY_BYTES)]
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
     /// Longest time one request may run before it is answered 503 `INTERNAL`.
@@ -258,41 +266,6 @@ pub enum OnStoreError {
     Allow,
     /// Fail closed: every limited field is refused until the store is back.
     Deny,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            redis_url: None,
-            redis_key_prefix: "usergraph".to_owned(),
-            redis_timeout: Duration::from_millis(250),
-            on_store_error: OnStoreError::Memory,
-            default_rate_limit: 100,
-            default_rate_period: Duration::from_secs(60),
-            login_account_rate_limit: 10,
-            login_ip_rate_limit: 30,
-            login_rate_period: Duration::from_secs(15 * 60),
-            ip_rate_limit: 300,
-            ipv6_prefix: 64,
-            trusted_proxies: Vec::new(),
-            max_depth: 15,
-            max_complexity: 5000,
-            max_expanded_fields: 2000,
-            max_fragments: 50,
-            max_spreads: 200,
-            max_directives: 50,
-            max_errors: 50,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            max_aliases: 15,
-            max_root_fields: 10,
-            max_batch: 10,
-            max_body_bytes: crate::http::MAX_BODY_BYTES,
-            request_timeout: Duration::from_secs(30),
-            introspection: true,
-            playground: true,
-            cors_origins: Vec::new(),
-        }
-    }
 }
 
 /// An origin as browsers send it: `https://host[:port]`, no path, no `*`
@@ -331,26 +304,31 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl Config {
+    /// Every setting at the default its `#[arg]` attribute declares, as if
+    /// the environment and the command line were empty.
+    ///
+    /// # Panics
+    /// Only if a declared default does not parse, which the tests rule out.
+    #[must_use]
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(Command::new("usergraph"))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches = command
+            .try_get_matches_from(["usergraph"])
+            .expect("every declared default parses");
+        Self::from_arg_matches(&matches).expect("every declared default parses")
+    }
+
     /// Settings for tests and embedding: everything at its default, on the
-    /// given database, with the cheapest bcrypt cost.
+    /// given database, listening on any free port, with the cheapest bcrypt
+    /// cost.
     #[must_use]
     pub fn for_database(database_url: &str) -> Self {
-        Self {
-            database_url: database_url.to_owned(),
-            database_max_connections: None,
-            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            jwt_secret: None,
-            access_token_ttl: Duration::from_secs(30 * 60),
-            refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
-            bcrypt_cost: 4,
-            cookie_secure: false,
-            metrics_enabled: false,
-            session_cache_size: 10_000,
-            session_cache_ttl: Duration::from_secs(60),
-            change_poll_interval: Duration::from_millis(100),
-            limits: LimitsConfig::default(),
-            clients: ClientsConfig::default(),
-        }
+        let mut config = Self::defaults();
+        database_url.clone_into(&mut config.database_url);
+        config.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.bcrypt_cost = 4;
+        config
     }
 
     /// The pool size: the configured one, else what suits the backend.
@@ -363,5 +341,94 @@ impl Config {
     #[must_use]
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Variables the README documents that are not settings of this struct.
+    const README_ONLY: &[&str] = &["RUST_LOG"];
+
+    #[derive(clap::Parser)]
+    struct Everything {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    /// `(variable, default)` of every setting, the default as clap shows it
+    /// (`None`: no declared default; the README then explains it in words).
+    fn declared() -> BTreeMap<String, Option<String>> {
+        Everything::command()
+            .get_arguments()
+            .filter_map(|arg| {
+                let name = arg.get_env()?.to_string_lossy().into_owned();
+                let defaults: Vec<String> = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|value| value.to_string_lossy().into_owned())
+                    .collect();
+                Some((name, (!defaults.is_empty()).then(|| defaults.join(","))))
+            })
+            .collect()
+    }
+
+    /// `(variable, default cell)` of every row of the README's settings table.
+    fn documented() -> BTreeMap<String, String> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Settings")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let default = cells.get(2)?;
+                Some((name.to_owned(), (*default).to_owned()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn declared_defaults_parse() {
+        let config = Config::defaults();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(30 * 60));
+        assert_eq!(config.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(config.purge_interval, Duration::from_secs(15 * 60));
+        assert_eq!(config.change_feed_retention, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_readme_table_names_every_setting_with_its_default() {
+        let declared = declared();
+        let documented = documented();
+        assert!(declared.len() > 30, "settings found: {declared:?}");
+        for (name, default) in &declared {
+            let Some(cell) = documented.get(name) else {
+                panic!("README's settings table lacks `{name}`");
+            };
+            if let Some(default) = default {
+                let shown = cell.trim_matches('`');
+                assert_eq!(
+                    shown, default,
+                    "README says `{name}` defaults to {cell}, config.rs says {default}"
+                );
+            }
+        }
+        for name in documented.keys() {
+            assert!(
+                declared.contains_key(name) || README_ONLY.contains(&name.as_str()),
+                "README's settings table documents `{name}`, which config.rs does not have"
+            );
+        }
     }
 }

@@ -22,7 +22,7 @@ use async_graphql::{ErrorExtensions, Pos};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
-use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -46,10 +46,14 @@ use crate::graphql::{GraphqlExecutor, build_schema};
 use crate::ratelimit::RequestLimits;
 use crate::ratelimit::client_ip::client_ip;
 use crate::ratelimit::request::Report;
+use crate::services::write::Origin;
 use crate::state::AppContext;
 
 /// Default of `MAX_BODY_BYTES`: the largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub use crate::config::DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES;
+
+/// The longest user agent kept for the audit trail; the rest is cut off.
+const MAX_USER_AGENT_CHARS: usize = 256;
 
 /// The router's state: the shared context and the schema built over it.
 #[derive(Clone)]
@@ -289,14 +293,21 @@ async fn serve_graphql(
             return graphql_response(format, &BatchResponse::Single(response), config);
         }
     };
-    let limits = Arc::new(RequestLimits::new(
-        client_ip(peer, headers, &config.trusted_proxies),
-        config.ipv6_prefix,
-    ));
+    let client = client_ip(peer, headers, &config.trusted_proxies);
+    let origin = Origin {
+        ip: Some(client.0),
+        user_agent: headers
+            .get(USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        request_id: Some(request_id.0.clone()),
+    };
+    let limits = Arc::new(RequestLimits::new(client, config.ipv6_prefix));
     let request = request
         .data(authentication)
         .data(RefreshCookie::from_headers(headers))
         .data(Arc::clone(&limits))
+        .data(origin)
         .data(request_id.clone());
     let mut response = state.schema.execute_batch(request).await;
     match &mut response {

@@ -19,12 +19,16 @@ pub mod error;
 pub mod graphql;
 /// Routes and the request handler.
 pub mod http;
+/// IP addresses and networks, shared by settings and the rate limiter.
+pub mod net;
 /// Rate limits per root field, per login target and per IP, in memory or Redis.
 pub mod ratelimit;
 /// The domain rules as plain functions.
 pub mod services;
 /// The shared context of every request.
 pub mod state;
+/// Background work: the change-feed poller and listener, purging.
+pub mod tasks;
 
 use std::time::Duration;
 
@@ -35,32 +39,19 @@ pub use crate::error::{AppError, AppResult};
 pub use crate::http::AppState;
 pub use crate::state::AppContext;
 
-/// How often revoked tokens that have expired anyway, and change-feed
-/// entries past their retention, are deleted.
-const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// Longest wait, after SIGTERM and the last response, for background tasks
+/// to finish the step they are in.
+const TASKS_GRACE: Duration = Duration::from_secs(5);
 
 /// Connect, migrate, and load the signing secret: everything a server needs
-/// before it can answer.
+/// before it can answer. Starts no background work: `serve` does that
+/// ([`tasks::Tasks::start`]), and command-line commands need none.
 pub async fn prepare(config: Config) -> AppResult<AppState> {
     let secret = auth::secret::resolve_secret(&config)?;
     let limiter = ratelimit::RateLimiter::from_config(&config.limits)?;
     let (db, sql_statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
     let app = AppContext::new(db, sql_statements, config, &secret).with_limiter(limiter);
-    // The change feed is read on a connection of its own: it never queues
-    // behind requests, and its statements are not counted as theirs.
-    if app.sessions.is_enabled() {
-        let feed = db::connect_sized(&app.config, 1).await?;
-        services::changes::poll(&feed, &app.sessions).await?;
-        let listen_url = (!app.config.is_sqlite()).then(|| app.config.database_url.clone());
-        services::changes::start_poller(
-            feed,
-            &app.sessions,
-            app.config.change_poll_interval,
-            listen_url,
-        )
-        .await;
-    }
     Ok(AppState::new(app))
 }
 
@@ -73,7 +64,7 @@ pub fn app(state: AppState) -> Router {
 pub async fn serve(config: Config) -> AppResult<()> {
     let bind_addr = config.bind_addr;
     let state = prepare(config).await?;
-    spawn_token_purger(state.app.clone());
+    let tasks = tasks::Tasks::start(&state.app).await?;
     let listener = tokio::net::TcpListener::bind(bind_addr)
         .await
         .map_err(|error| AppError::Config(format!("cannot listen on {bind_addr}: {error}")))?;
@@ -87,26 +78,9 @@ pub async fn serve(config: Config) -> AppResult<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|error| AppError::internal(format!("server: {error}")))
-}
-
-fn spawn_token_purger(app: AppContext) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(PURGE_INTERVAL);
-        loop {
-            ticker.tick().await;
-            match services::revocation::purge_expired(&app.db).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::debug!(purged, "purged expired revoked tokens"),
-                Err(error) => tracing::warn!(%error, "could not purge expired revoked tokens"),
-            }
-            match services::changes::prune(&app.db).await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::debug!(pruned, "pruned old change-feed entries"),
-                Err(error) => tracing::warn!(%error, "could not prune the change feed"),
-            }
-        }
-    });
+    .map_err(|error| AppError::internal(format!("server: {error}")))?;
+    tasks.shutdown(TASKS_GRACE).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -35,16 +35,32 @@ pub struct Caller {
     /// batch, so the later ones act as the session's end left them, not as
     /// the request began.
     ended: Arc<AtomicBool>,
+    /// Whether the token was checked against the database during this
+    /// request (not only against the session cache). Writes require it;
+    /// see `services::write`.
+    database_checked: Arc<AtomicBool>,
 }
 
 impl Caller {
     #[must_use]
-    pub fn new(user: user::Model, token: Claims) -> Self {
+    pub fn new(user: user::Model, token: Claims, freshness: Freshness) -> Self {
         Self {
             user,
             token,
             ended: Arc::default(),
+            database_checked: Arc::new(AtomicBool::new(freshness == Freshness::Database)),
         }
+    }
+
+    /// Whether this request has checked the token against the database.
+    #[must_use]
+    pub fn is_database_checked(&self) -> bool {
+        self.database_checked.load(Ordering::SeqCst)
+    }
+
+    /// The token was just checked against the database and is live.
+    pub fn mark_database_checked(&self) {
+        self.database_checked.store(true, Ordering::SeqCst);
     }
 
     /// The rest of this request runs without this session.
@@ -130,7 +146,7 @@ pub async fn authenticate(
     };
     match user {
         Some(user) => Ok(Authentication::Authenticated(Box::new(Caller::new(
-            user, claims,
+            user, claims, freshness,
         )))),
         None => Ok(Authentication::Rejected),
     }

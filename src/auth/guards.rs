@@ -2,13 +2,14 @@
 //! with `#[graphql(guard = "…")]` instead of checking roles by hand, and
 //! applications extending the schema protect their fields the same way.
 //!
-//! "May this caller manage that user?" is answered once, in [`may_manage`]:
-//! the user themselves or a superuser.
+//! What a caller may do is decided by [`Capabilities`]; the guards only ask
+//! it and turn a "no" into the right error.
 
 use async_graphql::{Context, ErrorExtensions, Guard};
 use sea_orm::EntityTrait;
 
 use super::caller::{Authentication, Caller};
+use super::capability::Capabilities;
 use crate::entities::tier;
 use crate::error::AppError;
 use crate::state::AppContext;
@@ -26,12 +27,6 @@ pub fn require_caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Cal
         .map_err(|error| error.extend())
 }
 
-/// Whether `caller` may change what belongs to the user `owner_id`.
-#[must_use]
-pub fn may_manage(caller: &Caller, owner_id: i32) -> bool {
-    caller.user.is_superuser || caller.user.id == owner_id
-}
-
 /// Any authenticated user.
 pub struct LoggedIn;
 
@@ -47,7 +42,7 @@ pub struct Superuser;
 impl Guard for Superuser {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         let caller = require_caller(ctx)?;
-        if caller.user.is_superuser {
+        if Capabilities::of(caller).is_superuser() {
             Ok(())
         } else {
             Err(AppError::Forbidden("Superuser privileges required".to_owned()).extend())
@@ -72,8 +67,7 @@ impl<'a> OwnerOrSuperuser<'a> {
 impl Guard for OwnerOrSuperuser<'_> {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         let caller = require_caller(ctx)?;
-        let is_self = caller.user.username == self.username.trim().to_lowercase();
-        if is_self || caller.user.is_superuser {
+        if Capabilities::of(caller).can_manage_named(self.username) {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!("Cannot {} other users", self.verb)).extend())

@@ -2,6 +2,7 @@
 //! the refresh cookie, the current caller and the guards that check it.
 
 pub mod caller;
+pub mod capability;
 pub mod cookie;
 pub mod guards;
 pub mod password;
@@ -10,6 +11,7 @@ pub mod session_cache;
 pub mod tokens;
 
 pub use caller::{Authentication, Caller};
+pub use capability::Capabilities;
 pub use guards::{LoggedIn, OwnerOrSuperuser, RequireTier, Superuser};
 pub use password::PasswordHasher;
 pub use session_cache::SessionCache;

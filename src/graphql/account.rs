@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, Object, ResultExt};
 
-use super::app_context;
 use super::types::{RegisterInput, User};
+use super::{actor, app_context};
 use crate::auth::LoggedIn;
 use crate::auth::guards::{authentication, require_caller};
 use crate::entities::user;
@@ -65,7 +65,9 @@ impl AccountMutation {
         input: RegisterInput,
     ) -> async_graphql::Result<User> {
         let app = app_context(ctx)?;
-        let user = users::register(app, input.into(), false).await.extend()?;
+        let user = users::register(app, &actor(ctx), input.into(), false)
+            .await
+            .extend()?;
         Ok(User::seen_by_owner(user))
     }
 }

@@ -5,7 +5,7 @@ use async_graphql::{Context, Object, ResultExt};
 
 use super::types::admin::{UserRateLimits, UserStats};
 use super::types::{RateLimit, Tier, User};
-use super::{app_context, root_fields};
+use super::{actor, app_context, root_fields};
 use crate::auth::Superuser;
 use crate::auth::guards::authentication;
 use crate::services::{lifecycle, listing, rate_limits, users};
@@ -57,7 +57,7 @@ impl AdminMutation {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<User> {
-        let restored = lifecycle::restore(app_context(ctx)?, &username)
+        let restored = lifecycle::restore(app_context(ctx)?, &actor(ctx), &username)
             .await
             .extend()?;
         Ok(User::seen_by(restored, authentication(ctx)))
@@ -71,7 +71,7 @@ impl AdminMutation {
         username: String,
     ) -> async_graphql::Result<bool> {
         let app = app_context(ctx)?;
-        let removed = lifecycle::delete_permanently(app, &username)
+        let removed = lifecycle::delete_permanently(app, &actor(ctx), &username)
             .await
             .extend()?;
         app.limiter.forget_user(removed.id, root_fields(ctx)).await;
@@ -91,7 +91,7 @@ impl AdminMutation {
         username: String,
         tier_id: Option<i32>,
     ) -> async_graphql::Result<User> {
-        let updated = lifecycle::set_tier(app_context(ctx)?, &username, tier_id)
+        let updated = lifecycle::set_tier(app_context(ctx)?, &actor(ctx), &username, tier_id)
             .await
             .extend()?;
         Ok(User::seen_by(updated, authentication(ctx)))
@@ -105,9 +105,10 @@ impl AdminMutation {
         username: String,
         is_superuser: bool,
     ) -> async_graphql::Result<User> {
-        let updated = lifecycle::set_superuser(app_context(ctx)?, &username, is_superuser)
-            .await
-            .extend()?;
+        let updated =
+            lifecycle::set_superuser(app_context(ctx)?, &actor(ctx), &username, is_superuser)
+                .await
+                .extend()?;
         Ok(User::seen_by(updated, authentication(ctx)))
     }
 }

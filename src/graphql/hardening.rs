@@ -6,11 +6,13 @@
 //! [`super::document_limits`] in linear time: fragments, spreads,
 //! directives, aliases (each alias of `login` is one more password tried),
 //! root fields, and the number of fields it expands to. Only a document that
-//! passes reaches async-graphql's own checks, whose walks follow every spread.
-//! async-graphql's depth and complexity errors carry no code; the validation
-//! hook adds `BAD_USER_INPUT` and `extensions.limit`. Every refused document
-//! costs the caller one call of their rate limit, so refusals cannot be
-//! sent for free.
+//! passes reaches async-graphql's validation, whose walks follow every spread.
+//! Validation always measures a document's depth and complexity; the
+//! validation hook compares them with `GRAPHQL_MAX_DEPTH` and
+//! `GRAPHQL_MAX_COMPLEXITY` itself (the schema sets no limit of its own, whose
+//! errors would carry no code), and refuses with `BAD_USER_INPUT` and
+//! `extensions.limit`. Every refused document costs the caller one call of
+//! their rate limit, so refusals cannot be sent for free.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -33,11 +35,6 @@ use crate::error::AppError;
 /// Over a limit is bad input: the client can send a smaller document.
 pub const LIMIT_EXCEEDED: &str = "BAD_USER_INPUT";
 
-/// The messages async-graphql's depth and complexity checks give, the only
-/// way to tell them from other validation errors.
-const DEPTH_MESSAGE: &str = "Query is nested too deep.";
-const COMPLEXITY_MESSAGE: &str = "Query is too complex.";
-
 /// The id of the HTTP request being served, for logs and `extensions.requestId`.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -57,21 +54,33 @@ impl DocumentLimits {
 }
 
 /// The extension factory for the schema.
+#[derive(Clone, Copy)]
 pub struct Hardening {
     pub limits: DocumentLimits,
+    /// `GRAPHQL_MAX_DEPTH`: deepest field nesting.
+    pub max_depth: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY`: largest cost (see `graphql::complexity`).
+    pub max_complexity: usize,
+}
+
+impl Hardening {
+    #[must_use]
+    pub fn from_config(config: &LimitsConfig) -> Self {
+        Self {
+            limits: DocumentLimits::from_config(config),
+            max_depth: config.max_depth,
+            max_complexity: config.max_complexity,
+        }
+    }
 }
 
 impl ExtensionFactory for Hardening {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(HardeningExtension {
-            limits: self.limits,
-        })
+        Arc::new(HardeningExtension(*self))
     }
 }
 
-struct HardeningExtension {
-    limits: DocumentLimits,
-}
+struct HardeningExtension(Hardening);
 
 /// A `BAD_USER_INPUT` error naming the limit in `extensions.limit`.
 #[must_use]
@@ -97,7 +106,7 @@ impl Extension for HardeningExtension {
         // reports the syntax error; the parsed one is kept on the request,
         // so it is parsed once.
         let refusal = match request.parsed_query() {
-            Ok(document) => document_limits::check(document, &self.limits).err(),
+            Ok(document) => document_limits::check(document, &self.0.limits).err(),
             Err(_) => None,
         };
         if let Some(refusal) = refusal {
@@ -105,7 +114,7 @@ impl Extension for HardeningExtension {
             return Err(rate_limiting::refused_document(counting)
                 .await
                 .unwrap_or_else(|| {
-                    limit_exceeded(refusal.limit(), &refusal.message(&self.limits), None)
+                    limit_exceeded(refusal.limit(), &refusal.message(&self.0.limits), None)
                 }));
         }
         next.run(ctx, request).await
@@ -116,30 +125,32 @@ impl Extension for HardeningExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let errors = match next.run(ctx).await {
-            Ok(result) => return Ok(result),
-            Err(errors) => errors,
+        let result = next.run(ctx).await?;
+        let refusal = if result.depth > self.0.max_depth {
+            limit_exceeded(
+                "depth",
+                &format!(
+                    "The document is nested {} deep; at most {} is allowed",
+                    result.depth, self.0.max_depth
+                ),
+                None,
+            )
+        } else if result.complexity > self.0.max_complexity {
+            limit_exceeded(
+                "complexity",
+                &format!(
+                    "The document costs {}; at most {} is allowed",
+                    result.complexity, self.0.max_complexity
+                ),
+                None,
+            )
+        } else {
+            return Ok(result);
         };
-        let mut limited = false;
-        let errors: Vec<ServerError> = errors
-            .into_iter()
-            .map(|error| {
-                let limit = match error.message.as_str() {
-                    DEPTH_MESSAGE => "depth",
-                    COMPLEXITY_MESSAGE => "complexity",
-                    _ => return error,
-                };
-                limited = true;
-                limit_exceeded(limit, &error.message, None)
-            })
-            .collect();
-        if !limited {
-            return Err(errors);
-        }
         let counting = rate_limiting::Counting::from_extension(ctx);
         match rate_limiting::refused_document(counting).await {
             Some(rate_limited) => Err(vec![rate_limited]),
-            None => Err(errors),
+            None => Err(vec![refusal]),
         }
     }
 
@@ -207,6 +218,8 @@ mod tests {
                     max_aliases: 2,
                     max_root_fields: 3,
                 },
+                max_depth: 10,
+                max_complexity: 100,
             })
             .finish()
     }

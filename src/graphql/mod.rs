@@ -28,7 +28,9 @@ use async_graphql::{
 
 use self::loaders::Loaders;
 
+use crate::auth::guards::authentication;
 use crate::error::AppError;
+use crate::services::write::{Actor, Origin};
 use crate::state::AppContext;
 
 /// Declares, from one list of parts, usergraph's own root (named `Query` or
@@ -109,12 +111,9 @@ where
     let limits = &app.config.limits;
     let root_fields = RootFields::default();
     let mut builder = Schema::build(query, mutation, EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        // Outermost first: the panic net also covers the rate limiter.
-        .extension(hardening::Hardening {
-            limits: document_limits::DocumentLimits::from_config(limits),
-        })
+        // Outermost first: the panic net also covers the rate limiter. The
+        // hardening extension also enforces the depth and complexity limits.
+        .extension(hardening::Hardening::from_config(limits))
         .extension(rate_limiting::RootFieldLimits);
     if !limits.introspection {
         builder = builder.disable_introspection();
@@ -210,4 +209,14 @@ pub fn export_sdl() -> String {
 pub fn app_context<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a AppContext> {
     ctx.data::<AppContext>()
         .map_err(|_| AppError::internal("AppContext missing from schema data").extend())
+}
+
+/// Who makes this request's changes, and from where: what every service
+/// that writes is handed (see `services::write`).
+#[must_use]
+pub fn actor(ctx: &Context<'_>) -> Actor {
+    Actor::new(
+        authentication(ctx).caller().cloned(),
+        ctx.data_opt::<Origin>().cloned().unwrap_or_default(),
+    )
 }

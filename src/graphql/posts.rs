@@ -3,10 +3,9 @@
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ResultExt};
 
-use super::app_context;
 use super::types::{Post, PostPage};
+use super::{actor, app_context};
 use crate::auth::LoggedIn;
-use crate::auth::guards::require_caller;
 use crate::services::listing;
 use crate::services::posts::{self, PostChanges};
 
@@ -71,10 +70,9 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: CreatePostInput,
     ) -> async_graphql::Result<Post> {
-        let caller = require_caller(ctx)?;
         let created = posts::create(
             app_context(ctx)?,
-            caller.user.id,
+            &actor(ctx),
             &input.title,
             &input.text,
             input.media_url.as_deref(),
@@ -92,7 +90,6 @@ impl PostMutation {
         id: i32,
         input: UpdatePostInput,
     ) -> async_graphql::Result<Post> {
-        let caller = require_caller(ctx)?;
         let changes = PostChanges {
             title: input.title,
             text: input.text,
@@ -102,7 +99,7 @@ impl PostMutation {
                 MaybeUndefined::Value(url) => Some(Some(url)),
             },
         };
-        let updated = posts::update(app_context(ctx)?, caller, id, changes)
+        let updated = posts::update(app_context(ctx)?, &actor(ctx), id, changes)
             .await
             .extend()?;
         Ok(updated.into())
@@ -111,8 +108,7 @@ impl PostMutation {
     /// Soft delete; the author or a superuser.
     #[graphql(guard = "LoggedIn")]
     async fn delete_post(&self, ctx: &Context<'_>, id: i32) -> async_graphql::Result<bool> {
-        let caller = require_caller(ctx)?;
-        posts::soft_delete(app_context(ctx)?, caller, id)
+        posts::soft_delete(app_context(ctx)?, &actor(ctx), id)
             .await
             .extend()?;
         Ok(true)

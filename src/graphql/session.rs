@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, ResultExt};
 use axum::http::header::SET_COOKIE;
 
-use super::app_context;
 use super::types::AuthPayload;
+use super::{actor, app_context};
 use crate::auth::cookie::{RefreshCookie, clear_refresh_cookie, set_refresh_cookie};
 use crate::auth::guards::authentication;
 use crate::ratelimit::RequestLimits;
@@ -43,7 +43,9 @@ impl SessionMutation {
     ) -> async_graphql::Result<AuthPayload> {
         let app = app_context(ctx)?;
         let token = refresh_token.or_else(|| cookie_token(ctx));
-        let session = sessions::refresh(app, token.as_deref()).await.extend()?;
+        let session = sessions::refresh(app, &actor(ctx), token.as_deref())
+            .await
+            .extend()?;
         Ok(hand_out(ctx, app, session))
     }
 
@@ -56,11 +58,10 @@ impl SessionMutation {
     ) -> async_graphql::Result<bool> {
         let app = app_context(ctx)?;
         let token = refresh_token.or_else(|| cookie_token(ctx));
-        let caller = authentication(ctx).caller();
-        sessions::logout(app, caller, token.as_deref())
+        sessions::logout(app, &actor(ctx), token.as_deref())
             .await
             .extend()?;
-        if let Some(caller) = caller {
+        if let Some(caller) = authentication(ctx).caller() {
             caller.end_session();
         }
         ctx.append_http_header(SET_COOKIE, clear_refresh_cookie(app.config.cookie_secure));

@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Object, ResultExt};
 
 use super::types::{RateLimit, Tier};
-use super::{app_context, root_fields};
+use super::{actor, app_context, root_fields};
 use crate::auth::Superuser;
 use crate::services::rate_limits::{self, NewRule, RuleChanges};
 use crate::services::tiers;
@@ -25,7 +25,10 @@ impl TierQuery {
     #[graphql(guard = "Superuser")]
     async fn tier(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Option<Tier>> {
         Ok(Some(
-            tiers::find(app_context(ctx)?, &name).await.extend()?.into(),
+            tiers::find(&app_context(ctx)?.db, &name)
+                .await
+                .extend()?
+                .into(),
         ))
     }
 }
@@ -58,7 +61,7 @@ pub struct TierMutation;
 impl TierMutation {
     #[graphql(guard = "Superuser")]
     async fn create_tier(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Tier> {
-        Ok(tiers::create(app_context(ctx)?, &name)
+        Ok(tiers::create(app_context(ctx)?, &actor(ctx), &name)
             .await
             .extend()?
             .into())
@@ -71,16 +74,20 @@ impl TierMutation {
         name: String,
         new_name: String,
     ) -> async_graphql::Result<Tier> {
-        Ok(tiers::rename(app_context(ctx)?, &name, &new_name)
-            .await
-            .extend()?
-            .into())
+        Ok(
+            tiers::rename(app_context(ctx)?, &actor(ctx), &name, &new_name)
+                .await
+                .extend()?
+                .into(),
+        )
     }
 
     /// Refused with `CONFLICT` while users are on the tier.
     #[graphql(guard = "Superuser")]
     async fn delete_tier(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<bool> {
-        tiers::delete(app_context(ctx)?, &name).await.extend()?;
+        tiers::delete(app_context(ctx)?, &actor(ctx), &name)
+            .await
+            .extend()?;
         Ok(true)
     }
 
@@ -97,9 +104,15 @@ impl TierMutation {
             period: input.period,
             name: input.name,
         };
-        let created = rate_limits::create(app_context(ctx)?, &tier_name, rule, root_fields(ctx))
-            .await
-            .extend()?;
+        let created = rate_limits::create(
+            app_context(ctx)?,
+            &actor(ctx),
+            &tier_name,
+            rule,
+            root_fields(ctx),
+        )
+        .await
+        .extend()?;
         Ok(created.into())
     }
 
@@ -119,6 +132,7 @@ impl TierMutation {
         };
         let updated = rate_limits::update(
             app_context(ctx)?,
+            &actor(ctx),
             &tier_name,
             &name,
             changes,
@@ -136,7 +150,7 @@ impl TierMutation {
         tier_name: String,
         name: String,
     ) -> async_graphql::Result<bool> {
-        rate_limits::delete(app_context(ctx)?, &tier_name, &name)
+        rate_limits::delete(app_context(ctx)?, &actor(ctx), &tier_name, &name)
             .await
             .extend()?;
         Ok(true)

@@ -7,18 +7,18 @@ use async_graphql::{Context, ErrorExtensions, InputObject, MaybeUndefined, Objec
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::app_context;
 use super::loaders::PostsPage;
 use super::types::admin::UserTier;
 use super::types::user::Prefetched;
 use super::types::{User, UserPage};
+use super::{actor, app_context};
 use crate::auth::guards::{authentication, require_caller};
-use crate::auth::{LoggedIn, OwnerOrSuperuser};
+use crate::auth::{Capabilities, LoggedIn, OwnerOrSuperuser};
 use crate::error::AppError;
 use crate::ratelimit::RequestLimits;
 use crate::services::listing::{self, PageRequest, UserFilter};
 use crate::services::profile::{self, ProfileChanges};
-use crate::services::{lifecycle, relations, revocation, users};
+use crate::services::{lifecycle, relations, users};
 
 #[derive(Default)]
 pub struct UserQuery;
@@ -82,11 +82,9 @@ impl UserQuery {
         let page = page.unwrap_or(1);
         let items_per_page = items_per_page.unwrap_or(10);
         let viewer = authentication(ctx);
-        let is_superuser = viewer
-            .caller()
-            .is_some_and(|caller| caller.user.is_superuser);
+        let may = Capabilities::of_request(viewer);
         let filter = filter.unwrap_or_default();
-        if filter.include_deleted && !is_superuser {
+        if filter.include_deleted && !may.can_list_deleted() {
             return Err(
                 AppError::Forbidden("Only superusers may list deleted users".to_owned()).extend(),
             );
@@ -95,7 +93,7 @@ impl UserQuery {
             tier_id: filter.tier_id,
             is_superuser: filter.is_superuser,
             search: filter.search,
-            search_email: is_superuser,
+            search_email: may.can_search_email(),
             include_deleted: filter.include_deleted,
         };
         let request = match after {
@@ -262,7 +260,7 @@ impl UserMutation {
         input: UpdateUserInput,
     ) -> async_graphql::Result<User> {
         let changes = input.into_changes().extend()?;
-        let updated = profile::update_user(app_context(ctx)?, &username, changes)
+        let updated = profile::update_user(app_context(ctx)?, &actor(ctx), &username, changes)
             .await
             .extend()?;
         Ok(User::seen_by(updated, authentication(ctx)))
@@ -281,6 +279,7 @@ impl UserMutation {
         let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
         profile::change_password(
             app_context(ctx)?,
+            &actor(ctx),
             &limits,
             &caller.user,
             &current_password,
@@ -300,13 +299,14 @@ impl UserMutation {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<bool> {
-        let app = app_context(ctx)?;
         let caller = require_caller(ctx)?;
-        let deleted = lifecycle::soft_delete(app, &username).await.extend()?;
+        // Deleting moves the token version on, which ends every session of
+        // the user on every instance; this request's later operations see
+        // it too.
+        let deleted = lifecycle::soft_delete(app_context(ctx)?, &actor(ctx), &username)
+            .await
+            .extend()?;
         if deleted.id == caller.user.id {
-            revocation::revoke(app, &caller.token, Some(caller.user.id))
-                .await
-                .extend()?;
             caller.end_session();
         }
         Ok(true)

@@ -7,18 +7,17 @@
 //! write so the transaction waits instead of failing). Two superusers
 //! deleting each other at once therefore cannot leave nobody in charge.
 //!
-//! Every change here but `restore` can end or alter sessions, so it goes
-//! into the change feed with the write. (A restored user had no live
-//! sessions to cache.)
+//! Every change here can end or alter sessions, so it goes into the change
+//! feed with the write.
 
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 
-use super::{changes, users};
-use crate::auth::session_cache::Change;
+use super::users;
+use super::write::{Actor, Write};
 use crate::entities::{post, tier, token_blacklist, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -62,11 +61,15 @@ async fn ensure_not_last_superuser(
 /// refresh, or use any earlier token, and those tokens stay dead when the
 /// user is restored (the token version moves on); their username and email
 /// stay taken.
-pub async fn soft_delete(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
-    let txn = ctx.db.begin().await?;
-    lock_superusers(&txn).await?;
-    let target = users::find_active(&txn, username).await?;
-    ensure_not_last_superuser(&txn, &target).await?;
+pub async fn soft_delete(
+    ctx: &AppContext,
+    actor: &Actor,
+    username: &str,
+) -> AppResult<user::Model> {
+    let mut write = Write::begin(ctx, actor).await?;
+    lock_superusers(write.db()).await?;
+    let target = users::find_active(write.db(), username).await?;
+    ensure_not_last_superuser(write.db(), &target).await?;
     let token_version = target.token_version.wrapping_add(1);
     let mut row = target.into_active_model();
     let now = Utc::now();
@@ -74,14 +77,16 @@ pub async fn soft_delete(ctx: &AppContext, username: &str) -> AppResult<user::Mo
     row.is_deleted = Set(true);
     row.deleted_at = Set(Some(now));
     row.updated_at = Set(now);
-    let deleted = row.update(&txn).await?;
-    changes::commit(ctx, txn, &[Change::User(deleted.id)]).await?;
+    let deleted = row.update(write.db()).await?;
+    write.user_changed(deleted.id);
+    write.commit().await?;
     Ok(deleted)
 }
 
 /// Undo a soft delete. Restoring an active user changes nothing.
-pub async fn restore(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
-    let target = users::find_any(&ctx.db, username).await?;
+pub async fn restore(ctx: &AppContext, actor: &Actor, username: &str) -> AppResult<user::Model> {
+    let mut write = Write::begin(ctx, actor).await?;
+    let target = users::find_any(write.db(), username).await?;
     if !target.is_deleted {
         return Ok(target);
     }
@@ -89,48 +94,62 @@ pub async fn restore(ctx: &AppContext, username: &str) -> AppResult<user::Model>
     row.is_deleted = Set(false);
     row.deleted_at = Set(None);
     row.updated_at = Set(Utc::now());
-    Ok(row.update(&ctx.db).await?)
+    let restored = row.update(write.db()).await?;
+    write.user_changed(restored.id);
+    write.commit().await?;
+    Ok(restored)
 }
 
 /// Remove `username` and everything that belongs to it, all or nothing.
 /// Tokens of the removed user stop working because their subject no longer
 /// exists.
-pub async fn delete_permanently(ctx: &AppContext, username: &str) -> AppResult<user::Model> {
-    let txn = ctx.db.begin().await?;
-    lock_superusers(&txn).await?;
-    let target = users::find_any(&txn, username).await?;
-    ensure_not_last_superuser(&txn, &target).await?;
+pub async fn delete_permanently(
+    ctx: &AppContext,
+    actor: &Actor,
+    username: &str,
+) -> AppResult<user::Model> {
+    let mut write = Write::begin(ctx, actor).await?;
+    lock_superusers(write.db()).await?;
+    let target = users::find_any(write.db(), username).await?;
+    ensure_not_last_superuser(write.db(), &target).await?;
     post::Entity::delete_many()
         .filter(post::Column::CreatedByUserId.eq(target.id))
-        .exec(&txn)
+        .exec(write.db())
         .await?;
     token_blacklist::Entity::delete_many()
         .filter(token_blacklist::Column::UserId.eq(target.id))
-        .exec(&txn)
+        .exec(write.db())
         .await?;
-    user::Entity::delete_by_id(target.id).exec(&txn).await?;
-    changes::commit(ctx, txn, &[Change::User(target.id)]).await?;
+    user::Entity::delete_by_id(target.id)
+        .exec(write.db())
+        .await?;
+    write.user_changed(target.id);
+    write.commit().await?;
     Ok(target)
 }
 
 /// Put the active user `username` on tier `tier_id`, or on none.
 pub async fn set_tier(
     ctx: &AppContext,
+    actor: &Actor,
     username: &str,
     tier_id: Option<i32>,
 ) -> AppResult<user::Model> {
-    let target = users::find_active(&ctx.db, username).await?;
+    let mut write = Write::begin(ctx, actor).await?;
+    let target = users::find_active(write.db(), username).await?;
     if let Some(id) = tier_id
-        && tier::Entity::find_by_id(id).one(&ctx.db).await?.is_none()
+        && tier::Entity::find_by_id(id)
+            .one(write.db())
+            .await?
+            .is_none()
     {
         return Err(AppError::NotFound(TIER_NOT_FOUND.to_owned()));
     }
     let mut row = target.into_active_model();
     row.tier_id = Set(tier_id);
     row.updated_at = Set(Utc::now());
-    let txn = ctx.db.begin().await?;
     let updated = row
-        .update(&txn)
+        .update(write.db())
         .await
         .map_err(|error| match error.sql_err() {
             // The tier was deleted between the check and the update.
@@ -139,26 +158,29 @@ pub async fn set_tier(
             }
             _ => AppError::from(error),
         })?;
-    changes::commit(ctx, txn, &[Change::User(updated.id)]).await?;
+    write.user_changed(updated.id);
+    write.commit().await?;
     Ok(updated)
 }
 
 /// Grant or take away superuser rights; the last superuser keeps them.
 pub async fn set_superuser(
     ctx: &AppContext,
+    actor: &Actor,
     username: &str,
     is_superuser: bool,
 ) -> AppResult<user::Model> {
-    let txn = ctx.db.begin().await?;
-    lock_superusers(&txn).await?;
-    let target = users::find_active(&txn, username).await?;
+    let mut write = Write::begin(ctx, actor).await?;
+    lock_superusers(write.db()).await?;
+    let target = users::find_active(write.db(), username).await?;
     if !is_superuser {
-        ensure_not_last_superuser(&txn, &target).await?;
+        ensure_not_last_superuser(write.db(), &target).await?;
     }
     let mut row = target.into_active_model();
     row.is_superuser = Set(is_superuser);
     row.updated_at = Set(Utc::now());
-    let updated = row.update(&txn).await?;
-    changes::commit(ctx, txn, &[Change::User(updated.id)]).await?;
+    let updated = row.update(write.db()).await?;
+    write.user_changed(updated.id);
+    write.commit().await?;
     Ok(updated)
 }

@@ -2,6 +2,7 @@
 //! callable from resolvers, the command line and tests alike, with no
 //! GraphQL in sight. Authorisation is decided before these are called (by
 //! guards), except where it depends on a row only the service loads (posts).
+//! Every write goes through [`write::Write`], one transaction per change.
 //!
 //! [`AppContext`]: crate::state::AppContext
 
@@ -17,3 +18,4 @@ pub mod sessions;
 pub mod tiers;
 pub mod users;
 pub mod validation;
+pub mod write;

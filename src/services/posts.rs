@@ -3,13 +3,13 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use super::write::{Actor, Write};
 use super::{users, validation};
-use crate::auth::Caller;
-use crate::auth::guards::may_manage;
+use crate::auth::Capabilities;
 use crate::entities::{post, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -31,13 +31,17 @@ fn media(url: Option<&str>) -> AppResult<Option<String>> {
         .transpose()
 }
 
+/// A new post by the logged-in actor.
 pub async fn create(
     ctx: &AppContext,
-    author_id: i32,
+    actor: &Actor,
     title: &str,
     text: &str,
     media_url: Option<&str>,
 ) -> AppResult<post::Model> {
+    let author_id = actor
+        .user_id()
+        .ok_or(AppError::Unauthenticated("Authentication required"))?;
     let now = Utc::now();
     let row = post::ActiveModel {
         created_by_user_id: Set(author_id),
@@ -50,17 +54,28 @@ pub async fn create(
         deleted_at: Set(None),
         ..Default::default()
     };
-    Ok(row.insert(&ctx.db).await?)
+    let write = Write::begin(ctx, actor).await?;
+    let created = row.insert(write.db()).await?;
+    write.commit().await?;
+    Ok(created)
 }
 
-/// The live post `id`, if `caller` may manage it.
-async fn owned(ctx: &AppContext, caller: &Caller, id: i32, verb: &str) -> AppResult<post::Model> {
+/// The live post `id`, if `actor` may manage it.
+async fn owned(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: i32,
+    verb: &str,
+) -> AppResult<post::Model> {
     let post = post::Entity::find_by_id(id)
         .filter(post::Column::IsDeleted.eq(false))
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or_else(|| AppError::NotFound(POST_NOT_FOUND.to_owned()))?;
-    if !may_manage(caller, post.created_by_user_id) {
+    let may = actor
+        .caller()
+        .map_or_else(Capabilities::anonymous, Capabilities::of);
+    if !may.can_manage(post.created_by_user_id) {
         return Err(AppError::Forbidden(format!(
             "Cannot {verb} other users' posts"
         )));
@@ -70,11 +85,14 @@ async fn owned(ctx: &AppContext, caller: &Caller, id: i32, verb: &str) -> AppRes
 
 pub async fn update(
     ctx: &AppContext,
-    caller: &Caller,
+    actor: &Actor,
     id: i32,
     changes: PostChanges,
 ) -> AppResult<post::Model> {
-    let mut row = owned(ctx, caller, id, "update").await?.into_active_model();
+    let write = Write::begin(ctx, actor).await?;
+    let mut row = owned(write.db(), actor, id, "update")
+        .await?
+        .into_active_model();
     if let Some(title) = changes.title {
         row.title = Set(validation::clean_text("title", &title, TITLE_CHARS)?);
     }
@@ -85,17 +103,22 @@ pub async fn update(
         row.media_url = Set(media(media_url.as_deref())?);
     }
     row.updated_at = Set(Utc::now());
-    Ok(row.update(&ctx.db).await?)
+    let updated = row.update(write.db()).await?;
+    write.commit().await?;
+    Ok(updated)
 }
 
-pub async fn soft_delete(ctx: &AppContext, caller: &Caller, id: i32) -> AppResult<()> {
-    let mut row = owned(ctx, caller, id, "delete").await?.into_active_model();
+pub async fn soft_delete(ctx: &AppContext, actor: &Actor, id: i32) -> AppResult<()> {
+    let write = Write::begin(ctx, actor).await?;
+    let mut row = owned(write.db(), actor, id, "delete")
+        .await?
+        .into_active_model();
     let now = Utc::now();
     row.is_deleted = Set(true);
     row.deleted_at = Set(Some(now));
     row.updated_at = Set(now);
-    row.update(&ctx.db).await?;
-    Ok(())
+    row.update(write.db()).await?;
+    write.commit().await
 }
 
 /// The active user `username`, a window of their live posts (newest first),

@@ -2,13 +2,11 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
 use super::users::{self, EMAIL_TAKEN, USERNAME_TAKEN, conflict_message};
-use super::{changes, validation};
-use crate::auth::session_cache::Change;
+use super::validation;
+use super::write::{Actor, Write};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::RequestLimits;
@@ -28,6 +26,7 @@ pub struct ProfileChanges {
 /// rules. The unique indexes decide races; the pre-check gives the message.
 pub async fn update_user(
     ctx: &AppContext,
+    actor: &Actor,
     username: &str,
     changes: ProfileChanges,
 ) -> AppResult<user::Model> {
@@ -80,12 +79,13 @@ pub async fn update_user(
         row.profile_image_url = Set(image);
     }
     row.updated_at = Set(Utc::now());
-    let txn = ctx.db.begin().await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let updated = row
-        .update(&txn)
+        .update(write.db())
         .await
         .map_err(|error| AppError::from_unique_violation(error, conflict_message))?;
-    changes::commit(ctx, txn, &[Change::User(updated.id)]).await?;
+    write.user_changed(updated.id);
+    write.commit().await?;
     Ok(updated)
 }
 
@@ -99,6 +99,7 @@ pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
 /// so a stolen access token is no faster a password oracle than `login`.
 pub async fn change_password(
     ctx: &AppContext,
+    actor: &Actor,
     limits: &RequestLimits,
     account: &user::Model,
     current_password: &str,
@@ -114,7 +115,7 @@ pub async fn change_password(
     }
     validation::password(new_password)?;
     let hashed = ctx.passwords.hash(new_password).await?;
-    let txn = ctx.db.begin().await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let updated = user::Entity::update_many()
         .col_expr(user::Column::HashedPassword, Expr::value(hashed))
         .col_expr(
@@ -124,10 +125,11 @@ pub async fn change_password(
         .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(user::Column::Id.eq(account.id))
         .filter(user::Column::IsDeleted.eq(false))
-        .exec(&txn)
+        .exec(write.db())
         .await?;
     if updated.rows_affected == 0 {
         return Err(AppError::NotFound(users::USER_NOT_FOUND.to_owned()));
     }
-    changes::commit(ctx, txn, &[Change::User(account.id)]).await
+    write.user_changed(account.id);
+    write.commit().await
 }

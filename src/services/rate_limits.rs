@@ -5,9 +5,11 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 
+use super::write::{Actor, Write};
 use super::{tiers, validation};
 use crate::entities::rate_limit;
 use crate::error::{AppError, AppResult};
@@ -75,11 +77,13 @@ pub async fn for_tier(ctx: &AppContext, tier_id: i32) -> AppResult<Vec<rate_limi
 
 pub async fn create(
     ctx: &AppContext,
+    actor: &Actor,
     tier_name: &str,
     rule: NewRule,
     root_fields: &[String],
 ) -> AppResult<rate_limit::Model> {
-    let tier = tiers::find(ctx, tier_name).await?;
+    let write = Write::begin(ctx, actor).await?;
+    let tier = tiers::find(write.db(), tier_name).await?;
     let row = rate_limit::ActiveModel {
         tier_id: Set(tier.id),
         path: Set(path(&rule.path, root_fields)?),
@@ -89,29 +93,38 @@ pub async fn create(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    row.insert(&ctx.db)
+    let created = row
+        .insert(write.db())
         .await
-        .map_err(|error| AppError::from_unique_violation(error, conflict))
+        .map_err(|error| AppError::from_unique_violation(error, conflict))?;
+    write.commit().await?;
+    Ok(created)
 }
 
-async fn find(ctx: &AppContext, tier_name: &str, name: &str) -> AppResult<rate_limit::Model> {
-    let tier = tiers::find(ctx, tier_name).await?;
+async fn find(
+    db: &impl ConnectionTrait,
+    tier_name: &str,
+    name: &str,
+) -> AppResult<rate_limit::Model> {
+    let tier = tiers::find(db, tier_name).await?;
     rate_limit::Entity::find()
         .filter(rate_limit::Column::TierId.eq(tier.id))
         .filter(rate_limit::Column::Name.eq(name.trim()))
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or_else(|| AppError::NotFound(RULE_NOT_FOUND.to_owned()))
 }
 
 pub async fn update(
     ctx: &AppContext,
+    actor: &Actor,
     tier_name: &str,
     name: &str,
     changes: RuleChanges,
     root_fields: &[String],
 ) -> AppResult<rate_limit::Model> {
-    let mut row = find(ctx, tier_name, name).await?.into_active_model();
+    let write = Write::begin(ctx, actor).await?;
+    let mut row = find(write.db(), tier_name, name).await?.into_active_model();
     if let Some(value) = changes.path {
         row.path = Set(path(&value, root_fields)?);
     }
@@ -124,15 +137,19 @@ pub async fn update(
     if let Some(value) = changes.name {
         row.name = Set(rule_name(&value)?);
     }
-    row.update(&ctx.db)
+    let updated = row
+        .update(write.db())
         .await
-        .map_err(|error| AppError::from_unique_violation(error, conflict))
+        .map_err(|error| AppError::from_unique_violation(error, conflict))?;
+    write.commit().await?;
+    Ok(updated)
 }
 
-pub async fn delete(ctx: &AppContext, tier_name: &str, name: &str) -> AppResult<()> {
-    let rule = find(ctx, tier_name, name).await?;
+pub async fn delete(ctx: &AppContext, actor: &Actor, tier_name: &str, name: &str) -> AppResult<()> {
+    let write = Write::begin(ctx, actor).await?;
+    let rule = find(write.db(), tier_name, name).await?;
     rate_limit::Entity::delete_by_id(rule.id)
-        .exec(&ctx.db)
+        .exec(write.db())
         .await?;
-    Ok(())
+    write.commit().await
 }

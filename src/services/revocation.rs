@@ -10,14 +10,12 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
-use super::changes;
-use crate::auth::session_cache::Change;
+use super::write::Write;
 use crate::auth::{Claims, TokenKind};
 use crate::entities::token_blacklist;
 use crate::error::AppResult;
-use crate::state::AppContext;
 
 fn row(claims: &Claims, user_id: Option<i32>) -> token_blacklist::ActiveModel {
     token_blacklist::ActiveModel {
@@ -27,34 +25,30 @@ fn row(claims: &Claims, user_id: Option<i32>) -> token_blacklist::ActiveModel {
     }
 }
 
-/// Revoke a token; revoking one that is already revoked is not an error.
-pub async fn revoke(ctx: &AppContext, claims: &Claims, user_id: Option<i32>) -> AppResult<()> {
-    let txn = ctx.db.begin().await?;
-    token_blacklist::Entity::insert(row(claims, user_id))
-        .on_conflict(
-            OnConflict::column(token_blacklist::Column::TokenId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-    let changes = match claims.typ {
-        TokenKind::Access => vec![Change::Token(claims.jti)],
-        TokenKind::Refresh => Vec::new(),
-    };
-    changes::commit(ctx, txn, &changes).await
+/// Revoke a token as part of `write`; revoking one that is already revoked
+/// is not an error.
+pub async fn revoke(write: &mut Write<'_>, claims: &Claims, user_id: Option<i32>) -> AppResult<()> {
+    claim_once(write, claims, user_id).await?;
+    if claims.typ == TokenKind::Access {
+        write.token_revoked(claims.jti);
+    }
+    Ok(())
 }
 
 /// Revoke a token only if nobody revoked it before: true for the one caller
 /// that claimed it, false when it was already used or revoked.
-pub async fn claim_once(db: &DatabaseConnection, claims: &Claims, user_id: i32) -> AppResult<bool> {
-    let inserted = token_blacklist::Entity::insert(row(claims, Some(user_id)))
+pub async fn claim_once(
+    write: &Write<'_>,
+    claims: &Claims,
+    user_id: Option<i32>,
+) -> AppResult<bool> {
+    let inserted = token_blacklist::Entity::insert(row(claims, user_id))
         .on_conflict(
             OnConflict::column(token_blacklist::Column::TokenId)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
+        .exec_without_returning(write.db())
         .await?;
     Ok(inserted == 1)
 }

@@ -7,8 +7,9 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::write::{Actor, Write};
 use super::{revocation, users};
-use crate::auth::{Caller, TokenKind};
+use crate::auth::TokenKind;
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_CREDENTIALS, INVALID_TOKEN};
 use crate::ratelimit::RequestLimits;
@@ -57,7 +58,11 @@ pub async fn login(
 
 /// Exchange a refresh token for a new pair. The old refresh token is used up
 /// (rotation): replaying it, or racing it against itself, fails.
-pub async fn refresh(ctx: &AppContext, refresh_token: Option<&str>) -> AppResult<Session> {
+pub async fn refresh(
+    ctx: &AppContext,
+    actor: &Actor,
+    refresh_token: Option<&str>,
+) -> AppResult<Session> {
     let token = refresh_token.ok_or(AppError::Unauthenticated(INVALID_TOKEN))?;
     let claims = ctx.tokens.verify(token, TokenKind::Refresh)?;
     let account = user::Entity::find()
@@ -67,32 +72,34 @@ pub async fn refresh(ctx: &AppContext, refresh_token: Option<&str>) -> AppResult
         .one(&ctx.db)
         .await?
         .ok_or(AppError::Unauthenticated(INVALID_TOKEN))?;
-    if !revocation::claim_once(&ctx.db, &claims, account.id).await? {
+    let write = Write::begin(ctx, actor).await?;
+    if !revocation::claim_once(&write, &claims, Some(account.id)).await? {
         return Err(AppError::Unauthenticated(INVALID_TOKEN));
     }
+    write.commit().await?;
     start_session(ctx, account)
 }
 
-/// Revoke what the caller holds: their access token (if the request was
-/// authenticated) and a refresh token (if one was given and is valid).
-/// Logging out twice, or with dead tokens, succeeds quietly.
-pub async fn logout(
-    ctx: &AppContext,
-    caller: Option<&Caller>,
-    refresh_token: Option<&str>,
-) -> AppResult<()> {
-    if let Some(caller) = caller {
-        revocation::revoke(ctx, &caller.token, Some(caller.user.id)).await?;
+/// Revoke what the actor holds, in one write: their access token (if the
+/// request was authenticated) and a refresh token (if one was given and is
+/// valid). Logging out twice, or with dead tokens, succeeds quietly.
+pub async fn logout(ctx: &AppContext, actor: &Actor, refresh_token: Option<&str>) -> AppResult<()> {
+    let refresh = refresh_token.and_then(|token| ctx.tokens.verify(token, TokenKind::Refresh).ok());
+    if actor.caller().is_none() && refresh.is_none() {
+        return Ok(());
     }
-    if let Some(claims) =
-        refresh_token.and_then(|token| ctx.tokens.verify(token, TokenKind::Refresh).ok())
-    {
-        let owner = caller
+    let mut write = Write::begin(ctx, actor).await?;
+    if let Some(caller) = actor.caller() {
+        revocation::revoke(&mut write, &caller.token, Some(caller.user.id)).await?;
+    }
+    if let Some(claims) = refresh {
+        let owner = actor
+            .caller()
             .filter(|caller| caller.user.uuid == claims.sub)
             .map(|caller| caller.user.id);
-        revocation::revoke(ctx, &claims, owner).await?;
+        revocation::revoke(&mut write, &claims, owner).await?;
     }
-    Ok(())
+    write.commit().await
 }
 
 fn start_session(ctx: &AppContext, account: user::Model) -> AppResult<Session> {

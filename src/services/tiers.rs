@@ -2,12 +2,13 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set, SqlErr,
 };
 
 use super::lifecycle::TIER_NOT_FOUND;
 use super::validation;
+use super::write::{Actor, Write};
 use crate::entities::{tier, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -26,47 +27,61 @@ pub async fn list(ctx: &AppContext) -> AppResult<Vec<tier::Model>> {
         .await?)
 }
 
-pub async fn find(ctx: &AppContext, name: &str) -> AppResult<tier::Model> {
+pub async fn find(db: &impl ConnectionTrait, name: &str) -> AppResult<tier::Model> {
     tier::Entity::find()
         .filter(tier::Column::Name.eq(name.trim()))
-        .one(&ctx.db)
+        .one(db)
         .await?
         .ok_or_else(|| AppError::NotFound(TIER_NOT_FOUND.to_owned()))
 }
 
-pub async fn create(ctx: &AppContext, name: &str) -> AppResult<tier::Model> {
+pub async fn create(ctx: &AppContext, actor: &Actor, name: &str) -> AppResult<tier::Model> {
     let row = tier::ActiveModel {
         name: Set(tier_name(name)?),
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    row.insert(&ctx.db)
+    let write = Write::begin(ctx, actor).await?;
+    let created = row
+        .insert(write.db())
         .await
-        .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))
+        .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))?;
+    write.commit().await?;
+    Ok(created)
 }
 
-pub async fn rename(ctx: &AppContext, name: &str, new_name: &str) -> AppResult<tier::Model> {
+pub async fn rename(
+    ctx: &AppContext,
+    actor: &Actor,
+    name: &str,
+    new_name: &str,
+) -> AppResult<tier::Model> {
     let new_name = tier_name(new_name)?;
-    let mut row = find(ctx, name).await?.into_active_model();
+    let write = Write::begin(ctx, actor).await?;
+    let mut row = find(write.db(), name).await?.into_active_model();
     row.name = Set(new_name);
-    row.update(&ctx.db)
+    let renamed = row
+        .update(write.db())
         .await
-        .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))
+        .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))?;
+    write.commit().await?;
+    Ok(renamed)
 }
 
 /// Delete a tier and its rate-limit rules; refused while users are on it
 /// (soft-deleted users included: restoring them must find their tier).
-pub async fn delete(ctx: &AppContext, name: &str) -> AppResult<()> {
-    let tier = find(ctx, name).await?;
+pub async fn delete(ctx: &AppContext, actor: &Actor, name: &str) -> AppResult<()> {
+    let write = Write::begin(ctx, actor).await?;
+    let tier = find(write.db(), name).await?;
     let members = user::Entity::find()
         .filter(user::Column::TierId.eq(tier.id))
-        .count(&ctx.db)
+        .count(write.db())
         .await?;
     if members > 0 {
         return Err(AppError::Conflict(TIER_IN_USE.to_owned()));
     }
     tier::Entity::delete_by_id(tier.id)
-        .exec(&ctx.db)
+        .exec(write.db())
         .await
         .map_err(|error| match error.sql_err() {
             // A user joined the tier after the check: the foreign key refuses.
@@ -75,5 +90,5 @@ pub async fn delete(ctx: &AppContext, name: &str) -> AppResult<()> {
             }
             _ => AppError::from(error),
         })?;
-    Ok(())
+    write.commit().await
 }

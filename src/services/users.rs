@@ -7,6 +7,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::validation;
+use super::write::{Actor, Write};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -28,6 +29,7 @@ pub struct NewUser {
 /// password hash for the common case; the unique indexes decide races.
 pub async fn register(
     ctx: &AppContext,
+    actor: &Actor,
     input: NewUser,
     is_superuser: bool,
 ) -> AppResult<user::Model> {
@@ -60,9 +62,13 @@ pub async fn register(
         deleted_at: Set(None),
         ..Default::default()
     };
-    row.insert(&ctx.db)
+    let write = Write::begin(ctx, actor).await?;
+    let created = row
+        .insert(write.db())
         .await
-        .map_err(|error| AppError::from_unique_violation(error, conflict_message))
+        .map_err(|error| AppError::from_unique_violation(error, conflict_message))?;
+    write.commit().await?;
+    Ok(created)
 }
 
 /// Which friendly message a unique violation deserves, from the constraint

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use usergraph::tasks::Tasks;
 use usergraph::{AppContext, Config};
 
 /// Known to the tests so they can forge tokens.
@@ -20,6 +21,9 @@ pub const PASSWORD: &str = "Str0ng!pass";
 pub struct TestApp {
     router: Router,
     pub app: AppContext,
+    /// The background tasks `serve` would run (the change-feed poller
+    /// above all); aborted when the test ends.
+    _tasks: Tasks,
     _database: TestDatabase,
 }
 
@@ -89,9 +93,11 @@ impl TestApp {
         config.jwt_secret = Some(TEST_SECRET.to_owned());
         adjust(&mut config);
         let state = usergraph::prepare(config).await.expect("app starts");
+        let tasks = Tasks::start(&state.app).await.expect("tasks start");
         Some(Self {
             router: usergraph::app(state.clone()),
             app: state.app,
+            _tasks: tasks,
             _database: database,
         })
     }
@@ -404,9 +410,11 @@ impl TestApp {
         let state = usergraph::prepare(config)
             .await
             .expect("second instance starts");
+        let tasks = Tasks::start(&state.app).await.expect("tasks start");
         TestApp {
             router: usergraph::app(state.clone()),
             app: state.app,
+            _tasks: tasks,
             // The first instance owns (and drops) the real database; this
             // one holds an empty directory so it drops nothing.
             _database: TestDatabase::Sqlite(tempfile::tempdir().expect("temp dir")),

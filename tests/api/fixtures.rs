@@ -7,6 +7,7 @@ use serde_json::json;
 use usergraph::entities::{tier, user};
 use usergraph::services::lifecycle;
 use usergraph::services::users::{self, NewUser};
+use usergraph::services::write::Actor;
 
 use crate::common::{PASSWORD, TestApp};
 
@@ -14,6 +15,7 @@ use crate::common::{PASSWORD, TestApp};
 pub async fn superuser(app: &TestApp, username: &str) -> String {
     users::register(
         &app.app,
+        &Actor::system(),
         NewUser {
             name: format!("Admin {username}"),
             username: username.to_owned(),
@@ -51,7 +53,7 @@ pub async fn tier(app: &TestApp, name: &str) -> i32 {
 /// Put `username` on a tier through the service (as `setTier` does), so the
 /// change reaches the session cache.
 pub async fn put_on_tier(app: &TestApp, username: &str, tier_id: Option<i32>) {
-    lifecycle::set_tier(&app.app, username, tier_id)
+    lifecycle::set_tier(&app.app, &Actor::system(), username, tier_id)
         .await
         .unwrap();
 }

@@ -30,3 +30,4 @@ mod tiers;
 mod tokens;
 mod users_read;
 mod users_write;
+mod write_path;

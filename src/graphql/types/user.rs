@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::post::Post;
 use super::tier::Tier;
-use crate::auth::Authentication;
+use crate::auth::{Authentication, Capabilities};
 use crate::entities::{post, tier, user};
 use crate::graphql::loaders::{self, PostsPage};
 use crate::services::listing;
@@ -38,9 +38,7 @@ impl User {
     /// The user as seen by whoever made this request.
     #[must_use]
     pub fn seen_by(model: user::Model, viewer: &Authentication) -> Self {
-        let email_visible = viewer
-            .caller()
-            .is_some_and(|caller| caller.user.id == model.id || caller.user.is_superuser);
+        let email_visible = Capabilities::of_request(viewer).can_see_email(model.id);
         Self {
             model,
             email_visible,

@@ -1,0 +1,142 @@
+//! The one way a change reaches the database. Every service that writes
+//! opens a [`Write`], makes its changes on [`Write::db`], says which
+//! sessions the change ends or alters, and commits once: the change-feed
+//! entries are written in the same transaction, and this instance forgets
+//! the stale sessions before anyone is answered. Audit events and outbox
+//! jobs (mail, webhooks) join the same unit, so they can never be forgotten
+//! or committed apart from the change that caused them.
+//!
+//! A write never rides on a session that only the session cache vouched
+//! for: [`Write::begin`] checks such a caller's token against the database
+//! first, whatever the field that writes (a mutation, or a query an
+//! application adds that writes). The HTTP layer already checks every
+//! request holding a mutation against the database; this is the backstop.
+
+use std::net::IpAddr;
+
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use uuid::Uuid;
+
+use super::changes;
+use crate::auth::Caller;
+use crate::auth::caller::find_token_owner;
+use crate::auth::session_cache::Change;
+use crate::error::{AppError, AppResult, INVALID_TOKEN};
+use crate::state::AppContext;
+
+/// Where a request came from, as the HTTP layer saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The client address (`TRUSTED_PROXIES` decides who that is).
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    /// The id in the `x-request-id` response header and the logs.
+    pub request_id: Option<String>,
+}
+
+/// Who makes a change: a logged-in caller, somebody anonymous (register,
+/// login, refresh), or the system itself (the command line, background
+/// tasks), and from where.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    caller: Option<Caller>,
+    origin: Origin,
+}
+
+impl Actor {
+    #[must_use]
+    pub fn new(caller: Option<Caller>, origin: Origin) -> Self {
+        Self { caller, origin }
+    }
+
+    /// usergraph itself: the command line and background tasks.
+    #[must_use]
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    #[must_use]
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
+    }
+
+    #[must_use]
+    pub fn user_id(&self) -> Option<i32> {
+        self.caller.as_ref().map(|caller| caller.user.id)
+    }
+
+    #[must_use]
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+}
+
+/// One change in progress: a transaction, who makes it, and the sessions it
+/// ends or alters. Dropped without [`Write::commit`], it rolls back.
+pub struct Write<'a> {
+    ctx: &'a AppContext,
+    actor: &'a Actor,
+    txn: DatabaseTransaction,
+    changes: Vec<Change>,
+}
+
+impl<'a> Write<'a> {
+    /// Open a write for `actor`. A caller whose session was only checked
+    /// against the session cache is checked against the database first:
+    /// `UNAUTHENTICATED` (and the session ends for the rest of the request)
+    /// when it was revoked meanwhile, on this instance or another.
+    pub async fn begin(ctx: &'a AppContext, actor: &'a Actor) -> AppResult<Self> {
+        if let Some(caller) = actor.caller()
+            && !caller.is_database_checked()
+        {
+            if find_token_owner(&ctx.db, &caller.token).await?.is_none() {
+                caller.end_session();
+                return Err(AppError::Unauthenticated(INVALID_TOKEN));
+            }
+            caller.mark_database_checked();
+        }
+        Ok(Self {
+            ctx,
+            actor,
+            txn: ctx.db.begin().await?,
+            changes: Vec::new(),
+        })
+    }
+
+    /// Where the changes are made.
+    #[must_use]
+    pub fn db(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    #[must_use]
+    pub fn actor(&self) -> &Actor {
+        self.actor
+    }
+
+    /// The application context the write belongs to.
+    #[must_use]
+    pub fn app(&self) -> &AppContext {
+        self.ctx
+    }
+
+    /// Every session of `user_id` must be looked at again: the user was
+    /// changed, deleted, demoted, or their sessions ended.
+    pub fn user_changed(&mut self, user_id: i32) {
+        self.changes.push(Change::User(user_id));
+    }
+
+    /// The access token `jti` was revoked.
+    pub fn token_revoked(&mut self, jti: Uuid) {
+        self.changes.push(Change::Token(jti));
+    }
+
+    /// Record the change-feed entries, commit, and forget the stale sessions
+    /// on this instance.
+    pub async fn commit(self) -> AppResult<()> {
+        changes::record(&self.txn, &self.changes).await?;
+        self.txn.commit().await?;
+        self.ctx.sessions.forget(&self.changes);
+        Ok(())
+    }
+}
