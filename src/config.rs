@@ -44,9 +44,21 @@ pub struct Config {
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "30m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
 
-    /// Lifetime of refresh tokens, e.g. `7d`.
+    /// Lifetime of refresh tokens, e.g. `7d`: a session not refreshed for
+    /// this long ends (its idle lifetime).
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "7d", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
+
+    /// Absolute lifetime of a session (one login and its refreshes): no
+    /// token of it outlives this, however often it is refreshed.
+    #[arg(long, env = "SESSION_MAX_AGE", default_value = "30d", value_parser = parse_duration)]
+    pub session_max_age: Duration,
+
+    /// How long after its first use a refresh token is still answered, with
+    /// the same new pair (two tabs refreshing at once, a lost response).
+    /// After that, presenting it again ends the whole session as a replay.
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_grace: Duration,
 
     /// bcrypt work factor (4–31). Each step doubles the time of a hash.
     #[arg(long, env = "BCRYPT_COST", default_value_t = 12,

@@ -18,10 +18,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use chrono::Utc;
+
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::tokens::{Claims, TokenKind};
-use crate::entities::{token_blacklist, user};
+use crate::entities::{session, token_blacklist, user};
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
 use crate::state::AppContext;
 
@@ -169,8 +171,8 @@ async fn cached_token_owner(ctx: &AppContext, claims: &Claims) -> AppResult<Opti
 }
 
 /// The active user a verified token belongs to, in one round trip: `None`
-/// when the user is gone or deleted, the token was revoked, or the user's
-/// sessions were ended after it was issued.
+/// when the user is gone or deleted, the token was revoked, its session has
+/// ended or expired, or the user's sessions were ended after it was issued.
 pub async fn find_token_owner(
     db: &DatabaseConnection,
     claims: &Claims,
@@ -180,11 +182,19 @@ pub async fn find_token_owner(
         .from(token_blacklist::Entity)
         .and_where(token_blacklist::Column::TokenId.eq(claims.jti))
         .to_owned();
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(session::Entity)
+        .and_where(session::Column::Id.eq(claims.sid))
+        .and_where(session::Column::EndedAt.is_null())
+        .and_where(session::Column::ExpiresAt.gt(Utc::now()))
+        .to_owned();
     let user = user::Entity::find()
         .filter(user::Column::Uuid.eq(claims.sub))
         .filter(user::Column::IsDeleted.eq(false))
         .filter(user::Column::TokenVersion.eq(claims.ver))
         .filter(Expr::exists(revoked).not())
+        .filter(Expr::exists(live_session))
         .one(db)
         .await?;
     Ok(user)

@@ -3,8 +3,9 @@
 //! The subject is the user's immutable uuid, never the username, so renaming
 //! keeps a session and a later owner of a freed name inherits nothing. Every
 //! token carries its own id (`jti`, for revocation), its kind (a refresh
-//! token is never accepted as an access token) and the user's token version
-//! (bumped to end every session at once). Only HS256 is accepted: `alg: none`
+//! token is never accepted as an access token), the user's token version
+//! (bumped to end every session at once) and the session it belongs to
+//! (`sid`: ending the session ends the token). Only HS256 is accepted: `alg: none`
 //! and algorithm-swapping tokens fail verification.
 
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct Claims {
     pub typ: TokenKind,
     /// The user's `token_version` when the token was issued.
     pub ver: i32,
+    /// The session (one login and its refreshes) the token belongs to.
+    pub sid: Uuid,
 }
 
 impl Claims {
@@ -46,6 +49,16 @@ impl Claims {
     pub fn expires_at(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.exp, 0).unwrap_or_else(Utc::now)
     }
+}
+
+/// Which token of which session to mint.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionToken {
+    pub sid: Uuid,
+    pub jti: Uuid,
+    pub issued_at: DateTime<Utc>,
+    /// The session's absolute end: no token outlives it.
+    pub not_after: DateTime<Utc>,
 }
 
 pub struct TokenKeys {
@@ -72,25 +85,48 @@ impl TokenKeys {
         }
     }
 
-    /// Mint a token of `kind` for `user`.
-    pub fn issue(&self, user: &user::Model, kind: TokenKind) -> AppResult<(String, Claims)> {
+    /// The claims of a token of `kind` for `user` in session `sid`, with id
+    /// `jti`, issued at `issued_at`: it lives the kind's lifetime, but never
+    /// past `not_after` (the session's own end). The same arguments give the
+    /// same claims, so a pair can be minted again (see the refresh grace).
+    #[must_use]
+    pub fn claims(&self, user: &user::Model, kind: TokenKind, session: SessionToken) -> Claims {
         let ttl = match kind {
             TokenKind::Access => self.access_ttl,
             TokenKind::Refresh => self.refresh_ttl,
         };
-        let now = Utc::now().timestamp();
-        let claims = Claims {
+        let iat = session.issued_at.timestamp();
+        let exp = iat
+            .saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+            .min(session.not_after.timestamp());
+        Claims {
             sub: user.uuid,
             iss: ISSUER.to_owned(),
-            iat: now,
-            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
-            jti: Uuid::new_v4(),
+            iat,
+            exp,
+            jti: session.jti,
             typ: kind,
             ver: user.token_version,
-        };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(AppError::internal)?;
+            sid: session.sid,
+        }
+    }
+
+    /// Mint a token of `kind` for `user` in `session`.
+    pub fn issue(
+        &self,
+        user: &user::Model,
+        kind: TokenKind,
+        session: SessionToken,
+    ) -> AppResult<(String, Claims)> {
+        let claims = self.claims(user, kind, session);
+        let token = self.sign(&claims)?;
         Ok((token, claims))
+    }
+
+    /// Sign `claims`.
+    pub fn sign(&self, claims: &Claims) -> AppResult<String> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(AppError::internal)
     }
 
     /// Check signature, issuer, expiry and kind. Every failure is the same

@@ -13,6 +13,7 @@ pub mod loaders;
 pub mod posts;
 pub mod rate_limiting;
 pub mod session;
+pub mod session_management;
 pub mod tiers;
 pub mod types;
 pub mod users;
@@ -60,6 +61,7 @@ merged_roots!(
     account::AccountQuery,
     users::UserQuery,
     admin::AdminQuery,
+    session_management::SessionQuery,
     tiers::TierQuery,
     posts::PostQuery,
 );
@@ -72,6 +74,7 @@ merged_roots!(
     UsergraphMutation = "UsergraphMutation":
     account::AccountMutation,
     session::SessionMutation,
+    session_management::SessionManagementMutation,
     users::UserMutation,
     admin::AdminMutation,
     tiers::TierMutation,

@@ -28,7 +28,7 @@ impl SessionMutation {
     ) -> async_graphql::Result<AuthPayload> {
         let app = app_context(ctx)?;
         let limits = RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>());
-        let session = sessions::login(app, &limits, &username_or_email, &password)
+        let session = sessions::login(app, &actor(ctx), &limits, &username_or_email, &password)
             .await
             .extend()?;
         Ok(hand_out(ctx, app, session))

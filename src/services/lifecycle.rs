@@ -16,6 +16,7 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 
+use super::session_store::{self, EndReason};
 use super::users;
 use super::write::{Actor, Write};
 use crate::entities::{post, tier, token_blacklist, user};
@@ -78,6 +79,7 @@ pub async fn soft_delete(
     row.deleted_at = Set(Some(now));
     row.updated_at = Set(now);
     let deleted = row.update(write.db()).await?;
+    session_store::end_all(&mut write, deleted.id, None, EndReason::UserDeleted).await?;
     write.user_changed(deleted.id);
     write.commit().await?;
     Ok(deleted)

@@ -14,6 +14,7 @@ pub mod profile;
 pub mod rate_limits;
 pub mod relations;
 pub mod revocation;
+pub mod session_store;
 pub mod sessions;
 pub mod tiers;
 pub mod users;

@@ -4,6 +4,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
+use super::session_store::{self, EndReason};
 use super::users::{self, EMAIL_TAKEN, USERNAME_TAKEN, conflict_message};
 use super::validation;
 use super::write::{Actor, Write};
@@ -130,6 +131,7 @@ pub async fn change_password(
     if updated.rows_affected == 0 {
         return Err(AppError::NotFound(users::USER_NOT_FOUND.to_owned()));
     }
+    session_store::end_all(&mut write, account.id, None, EndReason::PasswordChanged).await?;
     write.user_changed(account.id);
     write.commit().await
 }

@@ -155,10 +155,16 @@ async fn create_superuser_reads_the_password_from_stdin() {
     };
     let state = usergraph::prepare(config).await.unwrap();
     let limits = usergraph::ratelimit::RequestLimits::from_request_data(None);
-    let session =
-        usergraph::services::sessions::login(&state.app, &limits, "root@example.com", PASSWORD)
-            .await
-            .unwrap();
+    let actor = usergraph::services::write::Actor::system();
+    let session = usergraph::services::sessions::login(
+        &state.app,
+        &actor,
+        &limits,
+        "root@example.com",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
     assert!(session.user.is_superuser);
     assert_eq!(session.user.email, "root@example.com");
 

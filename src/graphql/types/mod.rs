@@ -4,11 +4,13 @@ pub mod admin;
 pub mod auth;
 pub mod pages;
 pub mod post;
+pub mod session;
 pub mod tier;
 pub mod user;
 
 pub use auth::{AuthPayload, RegisterInput};
 pub use pages::{PostPage, UserPage};
 pub use post::Post;
+pub use session::Session;
 pub use tier::{RateLimit, Tier};
 pub use user::User;
