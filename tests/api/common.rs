@@ -1,17 +1,18 @@
 //! Test helpers: a fresh usergraph per test, driven through its real router.
 //!
 //! Each test gets its own SQLite file, or its own PostgreSQL database when
-//! `TEST_DATABASE_URL` is set (dropped again when the test ends, even when it
-//! fails).
+//! `TEST_DATABASE_URL` is set, copied from a migrated template (see
+//! `databases.rs`).
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use usergraph::{AppContext, Config};
+
+use crate::databases::TestDatabase;
 
 /// Known to the tests so they can forge tokens.
 pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -21,38 +22,6 @@ pub struct TestApp {
     router: Router,
     pub app: AppContext,
     _database: TestDatabase,
-}
-
-enum TestDatabase {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Self::Postgres { admin_url, name } = self else {
-            return;
-        };
-        let (admin_url, name) = (admin_url.clone(), name.clone());
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                if let Ok(admin) = Database::connect(&admin_url).await {
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// Which backend a test runs on.
@@ -71,18 +40,13 @@ impl TestApp {
 
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let (url, database) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                (url, TestDatabase::Sqlite(dir))
-            }
+            Backend::Sqlite => TestDatabase::sqlite(),
             Backend::Postgres => {
                 let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
                     eprintln!("TEST_DATABASE_URL is unset: skipping the PostgreSQL run");
                     return None;
                 };
-                let (url, name) = create_postgres_database(&admin_url).await;
-                (url, TestDatabase::Postgres { admin_url, name })
+                TestDatabase::postgres(admin_url).await
             }
         };
         let mut config = Config::for_database(&url);
@@ -208,21 +172,6 @@ impl TestApp {
                 .to_owned(),
         )
     }
-}
-
-async fn create_postgres_database(admin_url: &str) -> (String, String) {
-    let name = format!("usergraph_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(admin_url)
-        .await
-        .expect("TEST_DATABASE_URL reachable");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create test database");
-    let _ = admin.close().await;
-    let base = admin_url.split('?').next().unwrap_or(admin_url);
-    let prefix = base.rsplit_once('/').map_or(base, |(prefix, _)| prefix);
-    (format!("{prefix}/{name}"), name)
 }
 
 pub const REGISTER: &str = "mutation($input: RegisterInput!) {
@@ -407,9 +356,8 @@ impl TestApp {
         TestApp {
             router: usergraph::app(state.clone()),
             app: state.app,
-            // The first instance owns (and drops) the real database; this
-            // one holds an empty directory so it drops nothing.
-            _database: TestDatabase::Sqlite(tempfile::tempdir().expect("temp dir")),
+            // The first instance owns (and drops) the database.
+            _database: TestDatabase::Borrowed,
         }
     }
 }
