@@ -2,7 +2,8 @@
 //!
 //! Each test gets its own SQLite file, or its own PostgreSQL database when
 //! `TEST_DATABASE_URL` is set, copied from a migrated template (see
-//! `databases.rs`).
+//! `databases.rs`). Under `CI=true` a missing PostgreSQL or Redis fails the
+//! tests that need it instead of skipping them.
 
 use axum::Router;
 use axum::body::Body;
@@ -33,7 +34,7 @@ pub enum Backend {
 
 impl TestApp {
     /// A fresh app on `backend`, or `None` for PostgreSQL when
-    /// `TEST_DATABASE_URL` is unset.
+    /// `TEST_DATABASE_URL` is unset (a failure under `CI=true`).
     pub async fn start(backend: Backend) -> Option<Self> {
         Self::start_with(backend, |_| {}).await
     }
@@ -42,10 +43,7 @@ impl TestApp {
         let (url, database) = match backend {
             Backend::Sqlite => TestDatabase::sqlite(),
             Backend::Postgres => {
-                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-                    eprintln!("TEST_DATABASE_URL is unset: skipping the PostgreSQL run");
-                    return None;
-                };
+                let admin_url = service_url("TEST_DATABASE_URL", "the PostgreSQL run")?;
                 TestDatabase::postgres(admin_url).await
             }
         };
@@ -172,6 +170,22 @@ impl TestApp {
                 .to_owned(),
         )
     }
+}
+
+/// The URL in `variable`, or `None` (with a note) to skip `what` when it is
+/// unset; under `CI=true` a missing service fails the test instead, so a
+/// broken CI set-up cannot pass by skipping.
+fn service_url(variable: &str, what: &str) -> Option<String> {
+    if let Ok(url) = std::env::var(variable) {
+        return Some(url);
+    }
+    let on_ci = std::env::var("CI").is_ok_and(|ci| matches!(ci.as_str(), "true" | "1"));
+    assert!(
+        !on_ci,
+        "{variable} is unset but CI=true: {what} cannot be skipped on CI"
+    );
+    eprintln!("{variable} is unset: skipping {what}");
+    None
 }
 
 pub const REGISTER: &str = "mutation($input: RegisterInput!) {
@@ -363,7 +377,8 @@ impl TestApp {
 }
 
 /// A Redis key prefix of its own for one test, its keys deleted at the end.
-/// `None` (with a note) when `TEST_REDIS_URL` is unset.
+/// `None` (with a note) when `TEST_REDIS_URL` is unset, a failure under
+/// `CI=true`.
 pub struct RedisPrefix {
     pub url: String,
     pub prefix: String,
@@ -371,10 +386,7 @@ pub struct RedisPrefix {
 
 impl RedisPrefix {
     pub fn new() -> Option<Self> {
-        let Ok(url) = std::env::var("TEST_REDIS_URL") else {
-            eprintln!("TEST_REDIS_URL is unset: skipping a Redis test");
-            return None;
-        };
+        let url = service_url("TEST_REDIS_URL", "a Redis test")?;
         let prefix = format!("usergraph-test-{}", uuid::Uuid::new_v4().simple());
         Some(Self { url, prefix })
     }
