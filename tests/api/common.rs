@@ -265,8 +265,26 @@ impl Reply {
     }
 }
 
+// Which scenarios run on which backend. The SQL differs between SQLite and
+// PostgreSQL, and so do locking, transactions, constraint errors, collation,
+// NULL ordering, time stamps and the change feed (polling on SQLite, polling
+// and notifications on PostgreSQL); the rest of the server is the same Rust
+// either way. So a scenario runs on both (`on_both_backends!`) when what it
+// proves could plausibly come out differently on the two:
+// - races and locking (racing registrations, refreshes, the last superuser),
+// - unique-index and foreign-key conflicts turned into CONFLICT/NOT_FOUND,
+// - transactions and rollbacks (permanent deletion),
+// - listing, paging, filtering, searching, counting and ordering SQL,
+// - comparisons on stored times (purging, `updatedAt`),
+// - the change feed and the session cache across instances,
+// - batched loading (statement counts), health's `SELECT 1`, migrations.
+// Everything else runs once, on SQLite (`on_sqlite!`): validation,
+// authorisation and guards, token and cookie handling, GraphQL over HTTP,
+// limits and hardening, the CLI. When in doubt, a scenario stays on both.
+
 /// Run each named scenario `async fn name(app: TestApp)` once on SQLite and
-/// once on PostgreSQL (when `TEST_DATABASE_URL` is set).
+/// once on PostgreSQL (when `TEST_DATABASE_URL` is set): for scenarios whose
+/// outcome depends on the backend (see the list above).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -288,6 +306,26 @@ macro_rules! on_both_backends {
                     if let Some(app) = $crate::common::TestApp::start($crate::common::Backend::Postgres).await {
                         super::$name(app).await;
                     }
+                }
+            )*
+        }
+    };
+}
+
+/// Run each named scenario `async fn name(app: TestApp)` once, on SQLite:
+/// for scenarios that prove the server's own logic, the same on either
+/// backend (see the list above).
+#[macro_export]
+macro_rules! on_sqlite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_only {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::common::TestApp::start($crate::common::Backend::Sqlite)
+                        .await
+                        .expect("sqlite app");
+                    super::$name(app).await;
                 }
             )*
         }

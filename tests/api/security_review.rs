@@ -201,7 +201,7 @@ async fn restored_users_old_tokens_stay_dead(app: TestApp) {
         .data("me");
 }
 
-crate::on_both_backends!(restored_users_old_tokens_stay_dead);
+crate::on_sqlite!(restored_users_old_tokens_stay_dead);
 
 #[tokio::test]
 async fn accounts_from_one_address_share_a_ceiling() {
