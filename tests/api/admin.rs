@@ -9,17 +9,19 @@ use usergraph::entities::{post, token_blacklist};
 
 use crate::common::{ME, PASSWORD, TestApp};
 use crate::fixtures::{post, put_on_tier, row, superuser, tier};
-use crate::on_both_backends;
+use crate::{on_both_backends, on_sqlite};
 
 on_both_backends!(
-    restore_undoes_a_soft_delete,
     permanent_deletion_removes_everything_of_the_user,
     permanent_deletion_is_all_or_nothing,
     set_tier_assigns_and_removes,
     the_last_superuser_cannot_be_deleted_or_demoted,
     two_superusers_deleting_each_other_leave_one,
-    rate_limits_lists_the_tier_rules,
     user_stats_counts_users,
+);
+on_sqlite!(
+    restore_undoes_a_soft_delete,
+    rate_limits_lists_the_tier_rules,
 );
 
 async fn restore_undoes_a_soft_delete(app: TestApp) {

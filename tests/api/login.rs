@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use usergraph::entities::user;
 
 use crate::common::{Backend, ME, PASSWORD, TestApp};
-use crate::on_both_backends;
+use crate::{on_both_backends, on_sqlite};
 
-on_both_backends!(
-    logs_in_by_username_or_email,
+on_both_backends!(logs_in_by_username_or_email,);
+on_sqlite!(
     every_refused_login_looks_the_same,
     soft_deleted_users_cannot_log_in,
     me_needs_a_valid_access_token,

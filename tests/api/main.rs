@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod databases;
 mod fixtures;
 
 mod admin;

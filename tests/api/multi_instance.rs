@@ -60,8 +60,12 @@ async fn logout_on_one_instance_makes_the_token_useless_on_the_other() {
     .data("logout");
     // B may answer reads from its session cache until its next poll of the
     // change feed (100 ms by default); the refresh token is dead at once.
-    b.until(&token, ME, |reply| reply.code() == Some("UNAUTHENTICATED"))
+    let took = b
+        .until(b.within_a_poll(), &token, ME, |reply| {
+            reply.code() == Some("UNAUTHENTICATED")
+        })
         .await;
+    eprintln!("logout reached the other instance after {took:?}");
     let refreshed = b
         .gql(
             "mutation($r: String) { refreshToken(refreshToken: $r) { accessToken } }",

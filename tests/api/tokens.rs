@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use usergraph::entities::user;
 
 use crate::common::{ME, PASSWORD, TEST_SECRET, TestApp};
-use crate::on_both_backends;
+use crate::on_sqlite;
 
-on_both_backends!(
+on_sqlite!(
     tokens_name_the_uuid_and_their_kind,
     forged_and_expired_tokens_are_refused,
     renaming_keeps_the_session_and_a_new_owner_of_the_name_gets_nothing,

@@ -5,20 +5,22 @@ use serde_json::{Value, json};
 
 use crate::common::{ME, TestApp};
 use crate::fixtures::{put_on_tier, superuser, tier};
-use crate::on_both_backends;
+use crate::{on_both_backends, on_sqlite};
 
 on_both_backends!(
     user_by_username_and_not_found,
-    email_is_visible_to_the_user_and_superusers_only,
     users_pages_in_id_order_with_has_more,
-    page_arguments_are_validated,
     total_count_is_computed_on_request,
     filters_by_tier_superuser_and_search,
     search_treats_wildcards_literally_and_hides_emails_from_non_admins,
     deleted_users_are_listed_only_for_superusers_who_ask,
     cursor_pagination_walks_every_user_once,
-    user_tier_flattens_the_tier,
     availability_checks,
+);
+on_sqlite!(
+    email_is_visible_to_the_user_and_superusers_only,
+    page_arguments_are_validated,
+    user_tier_flattens_the_tier,
 );
 
 const USER: &str = "query($u: String!) { user(username: $u) { id username email name } }";
