@@ -87,29 +87,10 @@ impl<'a> Capabilities<'a> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-    use uuid::Uuid;
-
     use super::*;
 
     fn user(id: i32, username: &str, is_superuser: bool) -> user::Model {
-        let now = Utc::now();
-        user::Model {
-            id,
-            uuid: Uuid::new_v4(),
-            name: username.to_owned(),
-            username: username.to_owned(),
-            email: format!("{username}@example.com"),
-            hashed_password: String::new(),
-            profile_image_url: String::new(),
-            is_superuser,
-            tier_id: None,
-            token_version: 0,
-            created_at: now,
-            updated_at: now,
-            is_deleted: false,
-            deleted_at: None,
-        }
+        user::Model::sample(id, username, is_superuser)
     }
 
     #[test]

@@ -211,23 +211,7 @@ mod tests {
     use super::*;
 
     fn user(id: i32) -> user::Model {
-        let now = chrono::Utc::now();
-        user::Model {
-            id,
-            uuid: Uuid::new_v4(),
-            name: "Test".to_owned(),
-            username: format!("user{id}"),
-            email: format!("user{id}@example.com"),
-            hashed_password: String::new(),
-            profile_image_url: String::new(),
-            is_superuser: false,
-            tier_id: None,
-            token_version: 0,
-            created_at: now,
-            updated_at: now,
-            is_deleted: false,
-            deleted_at: None,
-        }
+        user::Model::sample(id, &format!("user{id}"), false)
     }
 
     const POLL: Duration = Duration::from_millis(250);

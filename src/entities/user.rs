@@ -52,3 +52,27 @@ impl Related<super::post::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+impl Model {
+    /// A live account for unit tests that need a row but no database.
+    pub(crate) fn sample(id: i32, username: &str, is_superuser: bool) -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            id,
+            uuid: Uuid::new_v4(),
+            name: username.to_owned(),
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            hashed_password: String::new(),
+            profile_image_url: String::new(),
+            is_superuser,
+            tier_id: None,
+            token_version: 0,
+            created_at: now,
+            updated_at: now,
+            is_deleted: false,
+            deleted_at: None,
+        }
+    }
+}
