@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial;
 mod m20261126_000002_auth_changes;
+mod m20261202_000001_signing_keys;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_auth_changes::Migration),
+            Box::new(m20261202_000001_signing_keys::Migration),
         ]
     }
 }

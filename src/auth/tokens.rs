@@ -4,20 +4,27 @@
 //! keeps a session and a later owner of a freed name inherits nothing. Every
 //! token carries its own id (`jti`, for revocation), its kind (a refresh
 //! token is never accepted as an access token) and the user's token version
-//! (bumped to end every session at once). Only HS256 is accepted: `alg: none`
-//! and algorithm-swapping tokens fail verification.
+//! (bumped to end every session at once), and its issuer and audience.
+//!
+//! Every header names its key (`kid`). Verification looks the key up in the
+//! current [`KeySet`] and accepts only that key's own algorithm, so `alg:
+//! none` and algorithm-swapping tokens (an HS256 token keyed with a
+//! published public key) fail. Headers that point at other keys (`jku`,
+//! `x5u`, `jwk`, `x5c`) are never fetched: a token carrying one is refused.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::keys::KeySet;
+use crate::config::Config;
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
-
-const ISSUER: &str = "usergraph";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +38,8 @@ pub struct Claims {
     /// The user's uuid.
     pub sub: Uuid,
     pub iss: String,
+    /// `JWT_AUDIENCE`: who the token is meant for.
+    pub aud: String,
     pub iat: i64,
     pub exp: i64,
     /// Unique per token, so two tokens minted in the same second differ and
@@ -49,30 +58,62 @@ impl Claims {
 }
 
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: RwLock<Arc<KeySet>>,
+    issuer: String,
+    audience: String,
+    /// One per algorithm, each accepting only that algorithm.
+    validations: [Validation; 3],
+    /// Woken when a token names a kid this instance does not know: another
+    /// instance may have rotated. The key-reload task answers it, at most
+    /// once a second, so forged kids cannot make every request a query.
+    reload_wanted: Notify,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
 
+const ALGORITHMS: [Algorithm; 3] = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::HS256];
+
 impl TokenKeys {
     #[must_use]
-    pub fn new(secret: &[u8], access_ttl: Duration, refresh_ttl: Duration) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss"]);
+    pub fn new(keys: KeySet, config: &Config) -> Self {
+        let issuer = config.jwt_issuer();
+        let audience = config.jwt_audience.clone();
+        let validations = ALGORITHMS.map(|algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.leeway = 0;
+            validation.set_issuer(&[&issuer]);
+            validation.set_audience(&[&audience]);
+            validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+            validation
+        });
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            access_ttl,
-            refresh_ttl,
+            keys: RwLock::new(Arc::new(keys)),
+            issuer,
+            audience,
+            validations,
+            reload_wanted: Notify::new(),
+            access_ttl: config.access_token_ttl,
+            refresh_ttl: config.refresh_token_ttl,
         }
     }
 
-    /// Mint a token of `kind` for `user`.
+    /// The keys in use now.
+    #[must_use]
+    pub fn key_set(&self) -> Arc<KeySet> {
+        Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Use `keys` from now on (a reload or a rotation).
+    pub fn replace(&self, keys: KeySet) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+    }
+
+    /// Resolves when a token named an unknown kid since the last call.
+    pub async fn reload_wanted(&self) {
+        self.reload_wanted.notified().await;
+    }
+
+    /// Mint a token of `kind` for `user`, signed with the active key.
     pub fn issue(&self, user: &user::Model, kind: TokenKind) -> AppResult<(String, Claims)> {
         let ttl = match kind {
             TokenKind::Access => self.access_ttl,
@@ -81,26 +122,60 @@ impl TokenKeys {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user.uuid,
-            iss: ISSUER.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             jti: Uuid::new_v4(),
             typ: kind,
             ver: user.token_version,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let keys = self.key_set();
+        let signing = keys.signing();
+        let mut header = Header::new(signing.algorithm);
+        header.kid = Some(signing.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &signing.encoding)
             .map_err(AppError::internal)?;
         Ok((token, claims))
     }
 
-    /// Check signature, issuer, expiry and kind. Every failure is the same
-    /// `UNAUTHENTICATED` answer; whether the token was revoked is checked
-    /// against the database by the caller.
+    /// Check key, algorithm, signature, issuer, audience, expiry and kind.
+    /// Every failure is the same `UNAUTHENTICATED` answer; whether the token
+    /// was revoked is checked against the database by the caller.
     pub fn verify(&self, token: &str, expected: TokenKind) -> AppResult<Claims> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AppError::Unauthenticated(INVALID_TOKEN))?;
+        let invalid = || AppError::Unauthenticated(INVALID_TOKEN);
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        // usergraph's tokens never carry these: a key named by the token
+        // itself is the attacker's key.
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(invalid());
+        }
+        let kid = header.kid.ok_or_else(invalid)?;
+        let keys = self.key_set();
+        let Some(key) = keys.verifying(&kid) else {
+            self.reload_wanted.notify_one();
+            return Err(invalid());
+        };
+        let Some(validation) = ALGORITHMS
+            .iter()
+            .position(|algorithm| *algorithm == key.algorithm)
+            .and_then(|index| self.validations.get(index))
+        else {
+            return Err(invalid());
+        };
+        // Pinned to the key's own algorithm, whatever the header says.
+        if header.alg != key.algorithm {
+            return Err(invalid());
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, validation)
+            .map_err(|_| invalid())?;
         if data.claims.typ != expected {
-            return Err(AppError::Unauthenticated(INVALID_TOKEN));
+            return Err(invalid());
         }
         Ok(data.claims)
     }

@@ -26,6 +26,7 @@ mod registration;
 mod schema_sync;
 mod security_review;
 mod session_cache;
+mod signing_keys;
 mod tiers;
 mod tokens;
 mod users_read;
