@@ -240,6 +240,23 @@ fn serve_answers_on_a_real_listener() {
         listed.contains("EdDSA") && listed.contains("active"),
         "{listed}"
     );
+    let rotated = usergraph(dir.path())
+        .args(["keys", "rotate"])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success(), "{}", stderr_of(&rotated));
+    let listed = usergraph(dir.path())
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert_eq!(
+        listed.lines().count(),
+        3,
+        "a heading and two keys: {listed}"
+    );
+    assert_eq!(listed.matches(" active").count(), 1, "{listed}");
+    assert_eq!(listed.matches(" retired").count(), 1, "{listed}");
     eprintln!("start-up to first answer: {startup:?}");
 }
 

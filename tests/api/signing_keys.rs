@@ -466,3 +466,46 @@ async fn hs256_signs_with_the_secret_and_publishes_nothing() {
         .expect_code("BAD_USER_INPUT");
     assert_eq!(app.login("root", PASSWORD).await.errors(), Value::Null);
 }
+
+/// `PUBLIC_URL` names the issuer and the JWKS; `JWT_ISSUER` and
+/// `JWT_AUDIENCE` go into every token, and an instance expecting other ones
+/// refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_url_names_the_issuer_and_the_key_set() {
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.public_url = Some("https://auth.example.com".to_owned());
+    })
+    .await
+    .unwrap();
+    let discovery = get(&app, "/.well-known/openid-configuration").await.body;
+    assert_eq!(discovery["issuer"], "https://auth.example.com");
+    assert_eq!(
+        discovery["jwks_uri"],
+        "https://auth.example.com/.well-known/jwks.json"
+    );
+    app.register("ida").await;
+    let (access, _) = app.signed_up_again("ida").await;
+    assert_eq!(claims_of(&access)["iss"], "https://auth.example.com");
+
+    // Same database and keys, another audience: the token is not for it.
+    let elsewhere = app
+        .another_instance(|config| {
+            config.public_url = Some("https://auth.example.com".to_owned());
+            config.jwt_audience = "billing".to_owned();
+        })
+        .await;
+    elsewhere
+        .gql_as(&access, ME, json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+    let (billing, _) = elsewhere.signed_up_again("ida").await;
+    assert_eq!(claims_of(&billing)["aud"], "billing");
+    // Same keys, another issuer expected.
+    let impostor = app
+        .another_instance(|config| config.jwt_issuer = Some("https://other.example".to_owned()))
+        .await;
+    impostor
+        .gql_as(&access, ME, json!({}))
+        .await
+        .expect_code("UNAUTHENTICATED");
+}
