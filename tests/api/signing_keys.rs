@@ -384,12 +384,14 @@ async fn forged_kids_do_not_reach_the_database_on_every_request(app: TestApp) {
     );
 }
 
-/// ES256: P-256 keys, published with both coordinates.
+/// ES256: P-256 keys, published with both coordinates. No `JWT_SECRET`
+/// is needed, on PostgreSQL either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn es256_keys_verify_with_the_published_coordinates() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let Some(app) = TestApp::start_with(backend, |config| {
             config.jwt_algorithm = SigningAlgorithm::ES256;
+            config.jwt_secret = None;
         })
         .await
         else {
