@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
+use crate::services::keys;
 use crate::services::users::{self, NewUser};
 use crate::services::write::Actor;
 
@@ -43,6 +44,20 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// The keys that sign tokens (EdDSA and ES256).
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key active; tokens signed by the previous one keep
+    /// working until they expire. Running servers use it within seconds.
+    Rotate,
+    /// List the stored keys: kid, algorithm, created, state.
+    List,
 }
 
 pub async fn run(cli: Cli) -> AppResult<()> {
@@ -81,7 +96,38 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             print!("{}", crate::graphql::export_sdl());
             Ok(())
         }
+        Command::Keys { action } => run_keys(cli.config, action).await,
     }
+}
+
+async fn run_keys(config: Config, action: KeysCommand) -> AppResult<()> {
+    let state = crate::prepare(config).await?;
+    match action {
+        KeysCommand::Rotate => {
+            let created = keys::rotate(&state.app, &Actor::system()).await?;
+            println!(
+                "active signing key: {} ({})",
+                created.kid, created.algorithm
+            );
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<43}  {:<9}  {:<25}  state",
+                "kid", "algorithm", "created"
+            );
+            for key in keys::list(&state.app).await? {
+                println!(
+                    "{:<43}  {:<9}  {:<25}  {}",
+                    key.kid,
+                    key.algorithm,
+                    key.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    key.state
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_password(from_stdin: bool) -> AppResult<String> {

@@ -35,10 +35,32 @@ pub struct Config {
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
     pub bind_addr: SocketAddr,
 
-    /// Secret that signs tokens (at least 32 bytes). Unset on SQLite: one is
-    /// generated and kept in a file beside the database. Required on PostgreSQL.
+    /// How tokens are signed: `EdDSA` (Ed25519) or `ES256` (P-256) with keys
+    /// kept in the database and published at `/.well-known/jwks.json`, or
+    /// `HS256` with `JWT_SECRET` (only usergraph can verify those).
+    #[arg(long, env = "JWT_ALGORITHM", value_enum, ignore_case = true,
+          default_value_t = SigningAlgorithm::EdDSA)]
+    pub jwt_algorithm: SigningAlgorithm,
+
+    /// Secret that signs tokens with `JWT_ALGORITHM=HS256` (at least 32
+    /// bytes). Unset on SQLite: one is generated and kept in a file beside
+    /// the database. Required on PostgreSQL with HS256; unused otherwise.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// usergraph's public base URL, as other services reach it (e.g.
+    /// `https://auth.example.com`). Default: `http://<BIND_ADDR>`.
+    #[arg(long, env = "PUBLIC_URL", value_parser = parse_base_url)]
+    pub public_url: Option<String>,
+
+    /// The `iss` claim of every token, checked on every verification.
+    /// Default: `PUBLIC_URL`.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` claim of every token, checked on every verification.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "usergraph")]
+    pub jwt_audience: String,
 
     /// Lifetime of access tokens, e.g. `30m`, `1h`.
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "30m", value_parser = parse_duration)]
@@ -268,6 +290,40 @@ pub struct LimitsConfig {
     pub cors_origins: Vec<String>,
 }
 
+/// How tokens are signed (`JWT_ALGORITHM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SigningAlgorithm {
+    /// Ed25519 keys from the database, published in the JWKS.
+    #[value(name = "EdDSA")]
+    EdDSA,
+    /// ECDSA P-256 keys from the database, published in the JWKS.
+    #[value(name = "ES256")]
+    ES256,
+    /// HMAC with `JWT_SECRET`: nothing to publish.
+    #[value(name = "HS256")]
+    HS256,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE name (`alg`), as stored in the `signing_key` table.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+            Self::HS256 => "HS256",
+        }
+    }
+
+    /// The algorithm of a stored key, from its JOSE name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::EdDSA, Self::ES256, Self::HS256]
+            .into_iter()
+            .find(|algorithm| algorithm.name() == name)
+    }
+}
+
 /// What the rate limiter does when its shared store (Redis) fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnStoreError {
@@ -294,6 +350,21 @@ fn parse_origin(text: &str) -> Result<String, String> {
         ));
     }
     Ok(origin.to_owned())
+}
+
+/// An absolute `http(s)://` URL, kept without its trailing slash.
+fn parse_base_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
+    if rest.is_empty() || rest.contains([' ', '?', '#']) {
+        return Err(format!(
+            "`{text}` is not a base URL like `https://auth.example.com`"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// A duration that may be shorter than a second (`250ms`) but not zero.
@@ -348,6 +419,20 @@ impl Config {
     pub fn pool_size(&self) -> u32 {
         self.database_max_connections
             .unwrap_or(if self.is_sqlite() { 4 } else { 10 })
+    }
+
+    /// `PUBLIC_URL`, or `http://<BIND_ADDR>` when unset.
+    #[must_use]
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind_addr))
+    }
+
+    /// `JWT_ISSUER`, or the public URL when unset.
+    #[must_use]
+    pub fn jwt_issuer(&self) -> String {
+        self.jwt_issuer.clone().unwrap_or_else(|| self.public_url())
     }
 
     #[must_use]

@@ -2,7 +2,8 @@
 //! says (`POST` with a JSON body, `GET` for queries; see
 //! `graphql_over_http`), and shows the GraphiQL playground to a browser
 //! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page;
-//! `GET /health` checks the database.
+//! `GET /health` checks the database; `/.well-known/` publishes the keys
+//! that verify tokens.
 //!
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read, together with the
@@ -13,6 +14,7 @@ mod graphql_over_http;
 mod headers;
 mod metrics;
 mod pages;
+pub mod well_known;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,6 +87,11 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health", get(health))
+        .route(well_known::JWKS_PATH, get(well_known::jwks))
+        .route(
+            well_known::DISCOVERY_PATH,
+            get(well_known::openid_configuration),
+        )
         .route("/metrics", get(metrics::metrics))
         .route("/demo", get(pages::demo))
         .route("/demo/", get(pages::demo))

@@ -43,15 +43,16 @@ pub use crate::state::AppContext;
 /// to finish the step they are in.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
 
-/// Connect, migrate, and load the signing secret: everything a server needs
-/// before it can answer. Starts no background work: `serve` does that
+/// Connect, migrate, and load the signing keys (creating the first one):
+/// everything a server needs before it can answer. Starts no background work: `serve` does that
 /// ([`tasks::Tasks::start`]), and command-line commands need none.
 pub async fn prepare(config: Config) -> AppResult<AppState> {
-    let secret = auth::secret::resolve_secret(&config)?;
+    let hmac_secret = auth::keys::hmac_secret(&config)?;
     let limiter = ratelimit::RateLimiter::from_config(&config.limits)?;
     let (db, sql_statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
-    let app = AppContext::new(db, sql_statements, config, &secret).with_limiter(limiter);
+    let keys = auth::keys::prepare(&db, &config, hmac_secret).await?;
+    let app = AppContext::new(db, sql_statements, config, keys).with_limiter(limiter);
     Ok(AppState::new(app))
 }
 

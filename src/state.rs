@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::keys::KeySet;
 use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
@@ -29,9 +30,9 @@ impl AppContext {
         db: DatabaseConnection,
         sql_statements: StatementCounter,
         config: Config,
-        secret: &[u8],
+        keys: KeySet,
     ) -> Self {
-        let tokens = TokenKeys::new(secret, config.access_token_ttl, config.refresh_token_ttl);
+        let tokens = TokenKeys::new(keys, &config);
         let passwords = PasswordHasher::new(config.bcrypt_cost);
         let sessions = SessionCache::new(
             config.session_cache_size,

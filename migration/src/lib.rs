@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial;
 mod m20261126_000002_auth_changes;
+mod m20261202_000001_signing_keys;
 mod m20261202_000002_sessions;
 
 /// Every migration of the schema, oldest first.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261126_000002_auth_changes::Migration),
+            Box::new(m20261202_000001_signing_keys::Migration),
             Box::new(m20261202_000002_sessions::Migration),
         ]
     }

@@ -1,10 +1,12 @@
-//! Who is calling, and how they prove it: password hashing, signed tokens,
+//! Who is calling, and how they prove it: password hashing, signed tokens
+//! and the keys that sign them,
 //! the refresh cookie, the current caller and the guards that check it.
 
 pub mod caller;
 pub mod capability;
 pub mod cookie;
 pub mod guards;
+pub mod keys;
 pub mod password;
 pub mod secret;
 pub mod session_cache;

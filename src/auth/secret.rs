@@ -1,4 +1,5 @@
-//! Where the token-signing secret comes from.
+//! Where the HS256 token-signing secret comes from (`JWT_ALGORITHM=HS256`;
+//! EdDSA and ES256 keys live in the database, see `auth::keys`).
 //!
 //! A configured `JWT_SECRET` must be at least 32 bytes. On the embedded
 //! SQLite default with none configured, a random secret is generated once and
@@ -19,19 +20,13 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 pub fn resolve_secret(config: &Config) -> AppResult<Vec<u8>> {
     if let Some(secret) = &config.jwt_secret {
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(AppError::Config(format!(
-                "JWT_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} \
-                 (generate one with `openssl rand -base64 48`)",
-                secret.len()
-            )));
-        }
+        check_length(secret)?;
         return Ok(secret.as_bytes().to_vec());
     }
     if !config.is_sqlite() {
         return Err(AppError::Config(
-            "JWT_SECRET must be set (at least 32 bytes) when DATABASE_URL is not SQLite; \
-             generate one with `openssl rand -base64 48`"
+            "JWT_SECRET must be set (at least 32 bytes) with JWT_ALGORITHM=HS256 when \
+             DATABASE_URL is not SQLite; generate one with `openssl rand -base64 48`"
                 .to_owned(),
         ));
     }
@@ -39,6 +34,18 @@ pub fn resolve_secret(config: &Config) -> AppResult<Vec<u8>> {
         Some(database) => load_or_create(&secret_path(&database)),
         None => Ok(random_secret().into_bytes()),
     }
+}
+
+/// A configured `JWT_SECRET` must be at least [`MIN_SECRET_BYTES`] long.
+pub fn check_length(secret: &str) -> AppResult<()> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(AppError::Config(format!(
+            "JWT_SECRET is {} bytes long; it must be at least {MIN_SECRET_BYTES} \
+             (generate one with `openssl rand -base64 48`)",
+            secret.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The file a SQLite URL points at, or `None` for an in-memory database.

@@ -4,21 +4,28 @@
 //! keeps a session and a later owner of a freed name inherits nothing. Every
 //! token carries its own id (`jti`, for revocation), its kind (a refresh
 //! token is never accepted as an access token), the user's token version
-//! (bumped to end every session at once) and the session it belongs to
-//! (`sid`: ending the session ends the token). Only HS256 is accepted: `alg: none`
-//! and algorithm-swapping tokens fail verification.
+//! (bumped to end every session at once), the session it belongs to (`sid`:
+//! ending the session ends the token), and its issuer and audience.
+//!
+//! Every header names its key (`kid`). Verification looks the key up in the
+//! current [`KeySet`] and accepts only that key's own algorithm, so `alg:
+//! none` and algorithm-swapping tokens (an HS256 token keyed with a
+//! published public key) fail. Headers that point at other keys (`jku`,
+//! `x5u`, `jwk`, `x5c`) are never fetched: a token carrying one is refused.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::keys::KeySet;
+use crate::config::Config;
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
-
-const ISSUER: &str = "usergraph";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +39,8 @@ pub struct Claims {
     /// The user's uuid.
     pub sub: Uuid,
     pub iss: String,
+    /// `JWT_AUDIENCE`: who the token is meant for.
+    pub aud: String,
     pub iat: i64,
     pub exp: i64,
     /// Unique per token, so two tokens minted in the same second differ and
@@ -62,27 +71,59 @@ pub struct SessionToken {
 }
 
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: RwLock<Arc<KeySet>>,
+    issuer: String,
+    audience: String,
+    /// One per algorithm, each accepting only that algorithm.
+    validations: [Validation; 3],
+    /// Woken when a token names a kid this instance does not know: another
+    /// instance may have rotated. The key-reload task answers it, at most
+    /// once a second, so forged kids cannot make every request a query.
+    reload_wanted: Notify,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
 
+const ALGORITHMS: [Algorithm; 3] = [Algorithm::EdDSA, Algorithm::ES256, Algorithm::HS256];
+
 impl TokenKeys {
     #[must_use]
-    pub fn new(secret: &[u8], access_ttl: Duration, refresh_ttl: Duration) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss"]);
+    pub fn new(keys: KeySet, config: &Config) -> Self {
+        let issuer = config.jwt_issuer();
+        let audience = config.jwt_audience.clone();
+        let validations = ALGORITHMS.map(|algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.leeway = 0;
+            validation.set_issuer(&[&issuer]);
+            validation.set_audience(&[&audience]);
+            validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+            validation
+        });
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            access_ttl,
-            refresh_ttl,
+            keys: RwLock::new(Arc::new(keys)),
+            issuer,
+            audience,
+            validations,
+            reload_wanted: Notify::new(),
+            access_ttl: config.access_token_ttl,
+            refresh_ttl: config.refresh_token_ttl,
         }
+    }
+
+    /// The keys in use now.
+    #[must_use]
+    pub fn key_set(&self) -> Arc<KeySet> {
+        Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Use `keys` from now on (a reload or a rotation).
+    pub fn replace(&self, keys: KeySet) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+    }
+
+    /// Resolves when a token named an unknown kid since the last call.
+    pub async fn reload_wanted(&self) {
+        self.reload_wanted.notified().await;
     }
 
     /// The claims of a token of `kind` for `user` in session `sid`, with id
@@ -101,7 +142,8 @@ impl TokenKeys {
             .min(session.not_after.timestamp());
         Claims {
             sub: user.uuid,
-            iss: ISSUER.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
             iat,
             exp,
             jti: session.jti,
@@ -111,7 +153,8 @@ impl TokenKeys {
         }
     }
 
-    /// Mint a token of `kind` for `user` in `session`.
+    /// Mint a token of `kind` for `user` in `session`, signed with the
+    /// active key.
     pub fn issue(
         &self,
         user: &user::Model,
@@ -123,20 +166,54 @@ impl TokenKeys {
         Ok((token, claims))
     }
 
-    /// Sign `claims`.
+    /// Sign `claims` with the active key, naming it in the header. Signing
+    /// is deterministic (Ed25519, HMAC, and ECDSA with RFC 6979 nonces), so
+    /// the same claims and key give the same token.
     pub fn sign(&self, claims: &Claims) -> AppResult<String> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(AppError::internal)
+        let keys = self.key_set();
+        let signing = keys.signing();
+        let mut header = Header::new(signing.algorithm);
+        header.kid = Some(signing.kid.clone());
+        jsonwebtoken::encode(&header, claims, &signing.encoding).map_err(AppError::internal)
     }
 
-    /// Check signature, issuer, expiry and kind. Every failure is the same
-    /// `UNAUTHENTICATED` answer; whether the token was revoked is checked
-    /// against the database by the caller.
+    /// Check key, algorithm, signature, issuer, audience, expiry and kind.
+    /// Every failure is the same `UNAUTHENTICATED` answer; whether the token
+    /// was revoked is checked against the database by the caller.
     pub fn verify(&self, token: &str, expected: TokenKind) -> AppResult<Claims> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AppError::Unauthenticated(INVALID_TOKEN))?;
+        let invalid = || AppError::Unauthenticated(INVALID_TOKEN);
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        // usergraph's tokens never carry these: a key named by the token
+        // itself is the attacker's key.
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(invalid());
+        }
+        let kid = header.kid.ok_or_else(invalid)?;
+        let keys = self.key_set();
+        let Some(key) = keys.verifying(&kid) else {
+            self.reload_wanted.notify_one();
+            return Err(invalid());
+        };
+        let Some(validation) = ALGORITHMS
+            .iter()
+            .position(|algorithm| *algorithm == key.algorithm)
+            .and_then(|index| self.validations.get(index))
+        else {
+            return Err(invalid());
+        };
+        // Pinned to the key's own algorithm, whatever the header says.
+        if header.alg != key.algorithm {
+            return Err(invalid());
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, validation)
+            .map_err(|_| invalid())?;
         if data.claims.typ != expected {
-            return Err(AppError::Unauthenticated(INVALID_TOKEN));
+            return Err(invalid());
         }
         Ok(data.claims)
     }

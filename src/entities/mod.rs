@@ -9,6 +9,7 @@ pub mod auth_change_head;
 pub mod post;
 pub mod rate_limit;
 pub mod session;
+pub mod signing_key;
 pub mod tier;
 pub mod token_blacklist;
 pub mod user;

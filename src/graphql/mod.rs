@@ -9,6 +9,7 @@ pub mod admin;
 pub mod complexity;
 pub mod document_limits;
 pub mod hardening;
+pub mod keys;
 pub mod loaders;
 pub mod posts;
 pub mod rate_limiting;
@@ -79,6 +80,7 @@ merged_roots!(
     admin::AdminMutation,
     tiers::TierMutation,
     posts::PostMutation,
+    keys::KeyMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

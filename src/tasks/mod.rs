@@ -6,11 +6,12 @@
 //! Each task is a small loop in a file of its own that waits on its timer
 //! or wake-up *and* on the shared cancellation token, so stopping never
 //! interrupts a step halfway. Every task is safe to run on several
-//! instances at once: the change feed is read-only, and purging deletes
-//! rows that no instance needs any more.
+//! instances at once: the change feed and the signing keys are only read,
+//! and purging deletes rows that no instance needs any more.
 
 mod change_feed;
 mod purge;
+mod signing_keys;
 
 use std::future::Future;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::config::SigningAlgorithm;
 use crate::error::AppResult;
 use crate::state::AppContext;
 
@@ -45,6 +47,12 @@ impl Tasks {
             change_feed::start(&mut tasks, app).await?;
         }
         tasks.spawn("purge", purge::run(app.clone(), tasks.cancellation()));
+        if app.config.jwt_algorithm != SigningAlgorithm::HS256 {
+            tasks.spawn(
+                "signing-key reload",
+                signing_keys::run(app.clone(), tasks.cancellation()),
+            );
+        }
         Ok(tasks)
     }
 

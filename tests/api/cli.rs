@@ -10,11 +10,15 @@ use serde_json::json;
 
 use crate::common::{Backend, PASSWORD, TestApp};
 
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 13] = [
     "DATABASE_URL",
     "DATABASE_MAX_CONNECTIONS",
     "BIND_ADDR",
     "JWT_SECRET",
+    "JWT_ALGORITHM",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "PUBLIC_URL",
     "ACCESS_TOKEN_TTL",
     "REFRESH_TOKEN_TTL",
     "BCRYPT_COST",
@@ -73,6 +77,7 @@ fn invalid_settings_stop_start_up_with_a_clear_message() {
             "DATABASE_URL",
             "postgres://postgres@127.0.0.1:5432/postgres",
         )
+        .env("JWT_ALGORITHM", "HS256")
         .arg("serve")
         .output()
         .unwrap();
@@ -229,9 +234,35 @@ fn serve_answers_on_a_real_listener() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(graphql.contains("UNAUTHENTICATED"), "{graphql}");
     assert!(
-        dir.path().join("usergraph.db.jwt-secret").exists(),
-        "secret generated beside the database"
+        !dir.path().join("usergraph.db.jwt-secret").exists(),
+        "EdDSA keys live in the database: no secret file"
     );
+    let listed = usergraph(dir.path())
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("EdDSA") && listed.contains("active"),
+        "{listed}"
+    );
+    let rotated = usergraph(dir.path())
+        .args(["keys", "rotate"])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success(), "{}", stderr_of(&rotated));
+    let listed = usergraph(dir.path())
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert_eq!(
+        listed.lines().count(),
+        3,
+        "a heading and two keys: {listed}"
+    );
+    assert_eq!(listed.matches(" active").count(), 1, "{listed}");
+    assert_eq!(listed.matches(" retired").count(), 1, "{listed}");
     eprintln!("start-up to first answer: {startup:?}");
 }
 

@@ -16,7 +16,7 @@ use usergraph::{AppContext, Config};
 
 use crate::databases::TestDatabase;
 
-/// Known to the tests so they can forge tokens.
+/// Known to the tests so they can forge HS256 tokens (`JWT_ALGORITHM=HS256`).
 pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
 pub const PASSWORD: &str = "Str0ng!pass";
 
@@ -69,6 +69,16 @@ impl TestApp {
     pub fn with_router(mut self, router: impl FnOnce(AppContext) -> Router) -> Self {
         self.router = router(self.app.clone());
         self
+    }
+
+    /// Sign `claims` with this instance's active key, as a holder of that
+    /// key could: for tests that forge claims the server must judge.
+    pub fn sign(&self, claims: &Value) -> String {
+        let keys = self.app.tokens.key_set();
+        let signing = keys.signing();
+        let mut header = jsonwebtoken::Header::new(signing.algorithm);
+        header.kid = Some(signing.kid.clone());
+        jsonwebtoken::encode(&header, claims, &signing.encoding).expect("signed")
     }
 
     pub fn database_url(&self) -> String {

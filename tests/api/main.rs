@@ -28,6 +28,7 @@ mod schema_sync;
 mod security_review;
 mod session_cache;
 mod sessions;
+mod signing_keys;
 mod tiers;
 mod tokens;
 mod users_read;

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use serde_json::{Value, json};
 use usergraph::entities::user;
 
-use crate::common::{ME, PASSWORD, TEST_SECRET, TestApp};
+use crate::common::{ME, PASSWORD, TestApp};
 use crate::on_sqlite;
 
 on_sqlite!(
@@ -23,13 +23,23 @@ fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-fn sign(claims: &Value, secret: &str) -> String {
+/// HS256 with `secret`, naming the server's key: a forgery by somebody who
+/// guessed a secret (and the algorithm the server does not use).
+fn sign_hs256(claims: &Value, secret: &str, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
+        &header,
         claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
+}
+
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
 }
 
 async fn tokens_name_the_uuid_and_their_kind(app: TestApp) {
@@ -48,8 +58,12 @@ async fn forged_and_expired_tokens_are_refused(app: TestApp) {
     let (access, _) = app.signed_up("lee").await;
     let claims = claims_of(&access);
 
-    // Re-signed with another secret.
-    let resigned = sign(&claims, "another-secret-another-secret-another-secret");
+    // Re-signed with a secret, naming the real key.
+    let resigned = sign_hs256(
+        &claims,
+        "another-secret-another-secret-another-secret",
+        &kid_of(&access),
+    );
     // `alg: none`, no signature.
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
@@ -58,15 +72,15 @@ async fn forged_and_expired_tokens_are_refused(app: TestApp) {
     let mut expired_claims = claims.clone();
     expired_claims["iat"] = json!(Utc::now().timestamp() - 7200);
     expired_claims["exp"] = json!(Utc::now().timestamp() - 3600);
-    let expired = sign(&expired_claims, TEST_SECRET);
+    let expired = app.sign(&expired_claims);
     // Correctly signed, but claiming to be a different kind.
     let mut wrong_kind = claims.clone();
     wrong_kind["typ"] = json!("admin");
-    let wrong_kind = sign(&wrong_kind, TEST_SECRET);
+    let wrong_kind = app.sign(&wrong_kind);
     // Correctly signed, pointing at a user that does not exist.
     let mut stranger = claims.clone();
     stranger["sub"] = json!(uuid::Uuid::new_v4());
-    let stranger = sign(&stranger, TEST_SECRET);
+    let stranger = app.sign(&stranger);
 
     for token in [resigned, unsigned, expired, wrong_kind, stranger] {
         let reply = app.gql_as(&token, ME, json!({})).await;
@@ -76,9 +90,9 @@ async fn forged_and_expired_tokens_are_refused(app: TestApp) {
             "{token}"
         );
     }
-    // The genuine token, re-signed with the real secret, still works:
+    // The genuine claims, re-signed with the real key, still work:
     // the refusals above are about the tampering, not the claims.
-    let genuine = sign(&claims, TEST_SECRET);
+    let genuine = app.sign(&claims);
     assert_eq!(
         app.gql_as(&genuine, ME, json!({})).await.data("me")["username"],
         "lee"
