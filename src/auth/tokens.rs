@@ -13,12 +13,14 @@
 //! published public key) fail. Headers that point at other keys (`jku`,
 //! `x5u`, `jwk`, `x5c`) are never fetched: a token carrying one is refused.
 
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -80,6 +82,8 @@ pub struct TokenKeys {
     /// instance may have rotated. The key-reload task answers it, at most
     /// once a second, so forged kids cannot make every request a query.
     reload_wanted: Notify,
+    /// Access tokens already verified here; see [`VerifiedTokens`].
+    verified: VerifiedTokens,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
@@ -105,6 +109,7 @@ impl TokenKeys {
             audience,
             validations,
             reload_wanted: Notify::new(),
+            verified: VerifiedTokens::new(config.session_cache_size),
             access_ttl: config.access_token_ttl,
             refresh_ttl: config.refresh_token_ttl,
         }
@@ -181,6 +186,19 @@ impl TokenKeys {
     /// Every failure is the same `UNAUTHENTICATED` answer; whether the token
     /// was revoked is checked against the database by the caller.
     pub fn verify(&self, token: &str, expected: TokenKind) -> AppResult<Claims> {
+        if expected == TokenKind::Access {
+            let digest = VerifiedTokens::digest(token);
+            if let Some(claims) = self.verified.get(&digest) {
+                return Ok(claims);
+            }
+            let claims = self.verify_signed(token, expected)?;
+            self.verified.remember(digest, &claims);
+            return Ok(claims);
+        }
+        self.verify_signed(token, expected)
+    }
+
+    fn verify_signed(&self, token: &str, expected: TokenKind) -> AppResult<Claims> {
         let invalid = || AppError::Unauthenticated(INVALID_TOKEN);
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         // usergraph's tokens never carry these: a key named by the token
@@ -216,5 +234,89 @@ impl TokenKeys {
             return Err(invalid());
         }
         Ok(data.claims)
+    }
+}
+
+/// Access tokens whose signature and claims this instance has verified,
+/// by the SHA-256 of their text, until they expire. An Ed25519 or ECDSA
+/// verification costs tens of microseconds, more than the rest of an
+/// authenticated read served from the session cache; hashing the token is
+/// about a microsecond. Only the exact text that verified can hit (nobody
+/// finds another text with the same digest), and an entry is never used
+/// past the token's own `exp`. Whether the session is still live is the
+/// session cache's and the database's business, as before. Bounded: when
+/// full it starts over.
+struct VerifiedTokens {
+    entries: RwLock<HashMap<[u8; 32], Claims>>,
+    capacity: usize,
+}
+
+impl VerifiedTokens {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Claims> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let claims = entries.get(digest)?;
+        (claims.exp > Utc::now().timestamp()).then(|| claims.clone())
+    }
+
+    fn remember(&self, digest: [u8; 32], claims: &Claims) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(digest, claims.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: Uuid::new_v4(),
+            iss: "https://id.example.com".to_owned(),
+            aud: "usergraph".to_owned(),
+            iat: exp - 60,
+            exp,
+            jti: Uuid::new_v4(),
+            typ: TokenKind::Access,
+            ver: 0,
+            sid: Uuid::new_v4(),
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires_and_only_by_its_exact_text() {
+        let verified = VerifiedTokens::new(2);
+        let now = Utc::now().timestamp();
+        let live = VerifiedTokens::digest("header.live.signature");
+        verified.remember(live, &claims(now + 60));
+        assert!(verified.get(&live).is_some());
+        assert!(
+            verified
+                .get(&VerifiedTokens::digest("header.live.signaturE"))
+                .is_none()
+        );
+        let expired = VerifiedTokens::digest("header.expired.signature");
+        verified.remember(expired, &claims(now - 1));
+        assert!(verified.get(&expired).is_none(), "never past exp");
+        // Full: it starts over rather than growing.
+        verified.remember(VerifiedTokens::digest("third"), &claims(now + 60));
+        assert!(verified.get(&live).is_none());
+        assert!(VerifiedTokens::new(0).get(&live).is_none());
     }
 }
