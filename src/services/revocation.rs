@@ -2,8 +2,8 @@
 //!
 //! A revoked token's id goes into `token_blacklist` until the token's own
 //! expiry; after that the signature check refuses it anyway and the row is
-//! purged. Inserting the id is also how a refresh token is *used*: the
-//! primary key lets exactly one of two racing refreshes succeed.
+//! purged. (Using a refresh token is tracked on its session's row instead;
+//! see `session_store`.)
 //!
 //! Revoking an access token also goes into the change feed, so no instance
 //! keeps serving it from its session cache. Refresh tokens are never cached.
@@ -28,21 +28,7 @@ fn row(claims: &Claims, user_id: Option<i32>) -> token_blacklist::ActiveModel {
 /// Revoke a token as part of `write`; revoking one that is already revoked
 /// is not an error.
 pub async fn revoke(write: &mut Write<'_>, claims: &Claims, user_id: Option<i32>) -> AppResult<()> {
-    claim_once(write, claims, user_id).await?;
-    if claims.typ == TokenKind::Access {
-        write.token_revoked(claims.jti);
-    }
-    Ok(())
-}
-
-/// Revoke a token only if nobody revoked it before: true for the one caller
-/// that claimed it, false when it was already used or revoked.
-pub async fn claim_once(
-    write: &Write<'_>,
-    claims: &Claims,
-    user_id: Option<i32>,
-) -> AppResult<bool> {
-    let inserted = token_blacklist::Entity::insert(row(claims, user_id))
+    token_blacklist::Entity::insert(row(claims, user_id))
         .on_conflict(
             OnConflict::column(token_blacklist::Column::TokenId)
                 .do_nothing()
@@ -50,7 +36,10 @@ pub async fn claim_once(
         )
         .exec_without_returning(write.db())
         .await?;
-    Ok(inserted == 1)
+    if claims.typ == TokenKind::Access {
+        write.token_revoked(claims.jti);
+    }
+    Ok(())
 }
 
 /// Delete rows of tokens that have expired on their own. Returns how many.

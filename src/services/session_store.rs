@@ -144,18 +144,23 @@ pub async fn rotate(
     Ok(Rotation::Reused(row))
 }
 
+/// An update that ends sessions now, for `reason`; callers add which.
+fn ending(reason: EndReason) -> sea_orm::UpdateMany<session::Entity> {
+    session::Entity::update_many()
+        .col_expr(session::Column::EndedAt, Expr::value(Some(Utc::now())))
+        .col_expr(
+            session::Column::EndReason,
+            Expr::value(Some(reason.as_str().to_owned())),
+        )
+}
+
 /// End `row` (if it is still live) and forget its cached tokens everywhere.
 pub async fn end(
     write: &mut Write<'_>,
     row: &session::Model,
     reason: EndReason,
 ) -> AppResult<bool> {
-    let ended = session::Entity::update_many()
-        .col_expr(session::Column::EndedAt, Expr::value(Some(Utc::now())))
-        .col_expr(
-            session::Column::EndReason,
-            Expr::value(Some(reason.as_str().to_owned())),
-        )
+    let ended = ending(reason)
         .filter(session::Column::Id.eq(row.id))
         .filter(session::Column::EndedAt.is_null())
         .exec(write.db())
@@ -191,12 +196,7 @@ pub async fn end_all(
     except: Option<Uuid>,
     reason: EndReason,
 ) -> AppResult<u64> {
-    let mut query = session::Entity::update_many()
-        .col_expr(session::Column::EndedAt, Expr::value(Some(Utc::now())))
-        .col_expr(
-            session::Column::EndReason,
-            Expr::value(Some(reason.as_str().to_owned())),
-        )
+    let mut query = ending(reason)
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::EndedAt.is_null())
         .filter(session::Column::ExpiresAt.gt(Utc::now()));
