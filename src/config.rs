@@ -124,7 +124,95 @@ pub struct Config {
     pub limits: LimitsConfig,
 
     #[command(flatten)]
+    pub mail: MailConfig,
+
+    #[command(flatten)]
     pub clients: ClientsConfig,
+}
+
+/// Mail: how it is sent, what the account flows' links and tokens look
+/// like, and how often an address may be mailed. The README's "Email" section
+/// explains the flows.
+#[derive(Debug, Clone, Args)]
+pub struct MailConfig {
+    /// SMTP server: `smtp://user:pass@host:587` (STARTTLS required),
+    /// `smtps://user:pass@host:465` (implicit TLS) or
+    /// `smtp://host:25?tls=none` (a local relay, no TLS). Unset: each mail
+    /// is written as an `.eml` file into `MAIL_DIR` instead.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of every mail, e.g. `Example <no-reply@example.com>`.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "usergraph <no-reply@localhost>"
+    )]
+    pub from: String,
+
+    /// The application's name, used in subjects and bodies.
+    #[arg(long, env = "APP_NAME", default_value = "usergraph")]
+    pub app_name: String,
+
+    /// Where mails go as `.eml` files when `SMTP_URL` is unset. Default:
+    /// `mail/` beside the SQLite file, or in the working directory.
+    #[arg(long, env = "MAIL_DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// A folder of files overriding the built-in mail templates, by name
+    /// (`verify_email.txt`, `verify_email.html`, …; see `templates/mail/`).
+    #[arg(long, env = "MAIL_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+
+    /// Tries of one mail before it is marked failed (and logged).
+    #[arg(long, env = "MAIL_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// The wait before the second try of a mail; it doubles with each
+    /// further try, up to five minutes.
+    #[arg(long, env = "MAIL_RETRY_BASE", default_value = "10s", value_parser = parse_positive_duration)]
+    pub retry_base: Duration,
+
+    /// How often each instance looks for outbox jobs it was not woken for
+    /// (retries, and jobs written by other instances).
+    #[arg(long, env = "OUTBOX_POLL_INTERVAL", default_value = "1s", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+
+    /// Mails one address may be sent per `MAIL_RATE_PERIOD` by the request
+    /// mutations (`requestPasswordReset`, `requestEmailVerification`,
+    /// `changeEmail`), whether or not it has an account.
+    #[arg(long, env = "MAIL_RATE_LIMIT", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub address_rate_limit: u32,
+
+    /// Calls of those mutations per `MAIL_RATE_PERIOD` from one client IP.
+    #[arg(long, env = "MAIL_IP_RATE_LIMIT", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_rate_limit: u32,
+
+    /// The period of both mail limits.
+    #[arg(long, env = "MAIL_RATE_PERIOD", default_value = "1h", value_parser = parse_duration)]
+    pub rate_period: Duration,
+
+    /// Refuse `login` with `EMAIL_NOT_VERIFIED` (after the right password)
+    /// until the user has verified their address.
+    #[arg(long, env = "REQUIRE_EMAIL_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_verification: bool,
+
+    /// Lifetime of a password-reset link.
+    #[arg(long, env = "PASSWORD_RESET_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub password_reset_ttl: Duration,
+
+    /// Lifetime of an email-verification or email-change link.
+    #[arg(long, env = "EMAIL_VERIFICATION_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub email_verification_ttl: Duration,
+
+    /// Where the links in mails point: `<base>/verify`, `<base>/reset` and
+    /// `<base>/email`, each with `?token=…`. Default: usergraph's own pages,
+    /// `<PUBLIC_URL>/account`.
+    #[arg(long, env = "ACCOUNT_LINK_BASE", value_parser = parse_base_url)]
+    pub account_link_base: Option<String>,
 }
 
 /// Where the browser-facing pages find their built assets (issue 5). Both
@@ -438,6 +526,42 @@ impl Config {
     #[must_use]
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+
+    /// The file `DATABASE_URL` points at when it is SQLite, or `None` (an
+    /// in-memory database, or PostgreSQL).
+    #[must_use]
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = &self.database_url;
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
+
+    /// `MAIL_DIR`, or `mail/` beside the SQLite file (or in the working
+    /// directory).
+    #[must_use]
+    pub fn mail_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.mail.dir {
+            return dir.clone();
+        }
+        self.sqlite_file()
+            .and_then(|file| file.parent().map(|parent| parent.join("mail")))
+            .unwrap_or_else(|| PathBuf::from("mail"))
+    }
+
+    /// The base of the links in account mails (see `ACCOUNT_LINK_BASE`).
+    #[must_use]
+    pub fn account_link_base(&self) -> String {
+        self.mail
+            .account_link_base
+            .clone()
+            .unwrap_or_else(|| format!("{}/account", self.public_url()))
     }
 }
 

@@ -26,6 +26,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The right password, but `REQUIRE_EMAIL_VERIFICATION` is on and the
+    /// address is not verified yet.
+    #[error("Verify your email address before logging in")]
+    EmailNotVerified,
     #[error("Too many requests; retry in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
     /// Bad settings found at start-up: shown to the operator, never a client.
@@ -60,6 +64,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Config(_) | Self::Internal(_) => "INTERNAL",
         }

@@ -19,6 +19,8 @@ pub mod error;
 pub mod graphql;
 /// Routes and the request handler.
 pub mod http;
+/// Mail: messages, templates, SMTP and the file mailbox.
+pub mod mail;
 /// IP addresses and networks, shared by settings and the rate limiter.
 pub mod net;
 /// Rate limits per root field, per login target and per IP, in memory or Redis.
@@ -27,7 +29,8 @@ pub mod ratelimit;
 pub mod services;
 /// The shared context of every request.
 pub mod state;
-/// Background work: the change-feed poller and listener, purging.
+/// Background work: the outbox worker, the change-feed poller and listener,
+/// purging, signing-key reloads.
 pub mod tasks;
 
 use std::time::Duration;
@@ -52,7 +55,10 @@ pub async fn prepare(config: Config) -> AppResult<AppState> {
     let (db, sql_statements) = db::connect_counted(&config).await?;
     db::migrate(&db).await?;
     let keys = auth::keys::prepare(&db, &config, hmac_secret).await?;
-    let app = AppContext::new(db, sql_statements, config, keys).with_limiter(limiter);
+    let templates = mail::Templates::load(config.mail.templates_dir.as_deref())?;
+    let app = AppContext::new(db, sql_statements, config, keys)
+        .with_limiter(limiter)
+        .with_templates(templates);
     Ok(AppState::new(app))
 }
 

@@ -1,15 +1,17 @@
 //! What every request shares: the database pool, the settings, the token
-//! keys, the password hasher, the session cache and the rate limiter. Cheap
-//! to clone.
+//! keys, the password hasher, the session cache, the rate limiter and the
+//! mail templates. Cheap to clone.
 
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::auth::keys::KeySet;
 use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
+use crate::mail::Templates;
 use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
@@ -22,6 +24,11 @@ pub struct AppContext {
     pub sessions: Arc<SessionCache>,
     pub sql_statements: StatementCounter,
     pub limiter: Arc<RateLimiter>,
+    /// The mail templates (built in, or overridden by `MAIL_TEMPLATES_DIR`).
+    pub templates: Arc<Templates>,
+    /// Woken when a write on this instance adds outbox jobs, so the worker
+    /// runs them at once instead of at its next poll.
+    pub outbox_wakeup: Arc<Notify>,
 }
 
 impl AppContext {
@@ -47,6 +54,8 @@ impl AppContext {
             sessions: Arc::new(sessions),
             sql_statements,
             limiter: Arc::new(RateLimiter::in_memory()),
+            templates: Arc::new(Templates::built_in()),
+            outbox_wakeup: Arc::new(Notify::new()),
         }
     }
 
@@ -54,6 +63,13 @@ impl AppContext {
     #[must_use]
     pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Arc::new(limiter);
+        self
+    }
+
+    /// Use `templates` instead of the built-in mail templates.
+    #[must_use]
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = Arc::new(templates);
         self
     }
 }

@@ -10,6 +10,7 @@ mod m20261126_000001_initial;
 mod m20261126_000002_auth_changes;
 mod m20261202_000001_signing_keys;
 mod m20261202_000002_sessions;
+mod m20261203_000001_mail;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_auth_changes::Migration),
             Box::new(m20261202_000001_signing_keys::Migration),
             Box::new(m20261202_000002_sessions::Migration),
+            Box::new(m20261203_000001_mail::Migration),
         ]
     }
 }

@@ -30,7 +30,7 @@ pub fn resolve_secret(config: &Config) -> AppResult<Vec<u8>> {
                 .to_owned(),
         ));
     }
-    match sqlite_file(&config.database_url) {
+    match config.sqlite_file() {
         Some(database) => load_or_create(&secret_path(&database)),
         None => Ok(random_secret().into_bytes()),
     }
@@ -46,18 +46,6 @@ pub fn check_length(secret: &str) -> AppResult<()> {
         )));
     }
     Ok(())
-}
-
-/// The file a SQLite URL points at, or `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
-        return None;
-    }
-    Some(PathBuf::from(path))
 }
 
 fn secret_path(database: &std::path::Path) -> PathBuf {
@@ -108,16 +96,22 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
+        let file = |url| Config::for_database(url).sqlite_file();
         assert_eq!(
-            sqlite_file("sqlite://usergraph.db?mode=rwc"),
+            file("sqlite://usergraph.db?mode=rwc"),
             Some(PathBuf::from("usergraph.db"))
         );
-        assert_eq!(
-            sqlite_file("sqlite:/tmp/a.db"),
-            Some(PathBuf::from("/tmp/a.db"))
-        );
-        assert_eq!(sqlite_file("sqlite::memory:"), None);
-        assert_eq!(sqlite_file("postgres://x"), None);
+        assert_eq!(file("sqlite:/tmp/a.db"), Some(PathBuf::from("/tmp/a.db")));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://x"), None);
+    }
+
+    #[test]
+    fn mail_goes_beside_the_database_unless_told() {
+        let dir = |url| Config::for_database(url).mail_dir();
+        assert_eq!(dir("sqlite://usergraph.db?mode=rwc"), PathBuf::from("mail"));
+        assert_eq!(dir("sqlite:/tmp/x/a.db"), PathBuf::from("/tmp/x/mail"));
+        assert_eq!(dir("postgres://x"), PathBuf::from("mail"));
     }
 
     #[test]

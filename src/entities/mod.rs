@@ -4,8 +4,10 @@
 //! fields explicitly, so a secret column (the password hash) can never leak
 //! into the schema by accident.
 
+pub mod account_token;
 pub mod auth_change;
 pub mod auth_change_head;
+pub mod outbox_job;
 pub mod post;
 pub mod rate_limit;
 pub mod session;

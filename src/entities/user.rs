@@ -25,6 +25,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub is_deleted: bool,
     pub deleted_at: Option<DateTimeUtc>,
+    /// When the user proved the current address is theirs; `None`: not yet.
+    pub email_verified_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -73,6 +75,7 @@ impl Model {
             updated_at: now,
             is_deleted: false,
             deleted_at: None,
+            email_verified_at: None,
         }
     }
 }

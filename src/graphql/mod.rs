@@ -8,9 +8,11 @@ pub mod account;
 pub mod admin;
 pub mod complexity;
 pub mod document_limits;
+pub mod email;
 pub mod hardening;
 pub mod keys;
 pub mod loaders;
+pub mod password_reset;
 pub mod posts;
 pub mod rate_limiting;
 pub mod session;
@@ -74,6 +76,8 @@ merged_roots!(
     /// `Mutation`.
     UsergraphMutation = "UsergraphMutation":
     account::AccountMutation,
+    email::EmailMutation,
+    password_reset::PasswordResetMutation,
     session::SessionMutation,
     session_management::SessionManagementMutation,
     users::UserMutation,

@@ -86,12 +86,12 @@ fn account_rule(config: &LimitsConfig) -> Rule {
     }
 }
 
-fn hash(text: &str) -> String {
+pub(super) fn hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
-fn refuse_unless_allowed(limits: &RequestLimits, decision: Decision) -> AppResult<()> {
+pub(super) fn refuse_unless_allowed(limits: &RequestLimits, decision: Decision) -> AppResult<()> {
     if decision.allowed {
         return Ok(());
     }

@@ -8,6 +8,7 @@
 
 pub mod client_ip;
 pub mod login;
+pub mod mail;
 pub mod memory;
 pub mod redis;
 pub mod request;

@@ -6,10 +6,16 @@
 //!
 //! [`AppContext`]: crate::state::AppContext
 
+pub mod account_mail;
+pub mod account_tokens;
 pub mod changes;
+pub mod email_change;
+pub mod email_verification;
 pub mod keys;
 pub mod lifecycle;
 pub mod listing;
+pub mod outbox;
+pub mod password_reset;
 pub mod posts;
 pub mod profile;
 pub mod rate_limits;

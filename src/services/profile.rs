@@ -6,8 +6,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 
 use super::session_store::{self, EndReason};
 use super::users::{self, EMAIL_TAKEN, USERNAME_TAKEN, conflict_message};
-use super::validation;
 use super::write::{Actor, Write};
+use super::{email_verification, password_reset, validation};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::RequestLimits;
@@ -25,6 +25,11 @@ pub struct ProfileChanges {
 
 /// Apply `changes` to the active user `username`, with the registration
 /// rules. The unique indexes decide races; the pre-check gives the message.
+///
+/// Only a superuser changes an address here (`FORBIDDEN` for others; the
+/// unchanged address is accepted): it takes effect at once, unverified, and
+/// the new address is mailed a verification link. Users change their own
+/// with `changeEmail`, which the new address confirms.
 pub async fn update_user(
     ctx: &AppContext,
     actor: &Actor,
@@ -49,6 +54,14 @@ pub async fn update_user(
         .map(|url| validation::http_url("profileImageUrl", url))
         .transpose()?;
 
+    let email_changed = email.as_ref().is_some_and(|email| *email != target.email);
+    if email_changed
+        && !actor
+            .caller()
+            .is_some_and(|caller| caller.user.is_superuser)
+    {
+        return Err(AppError::Forbidden(EMAIL_NEEDS_CONFIRMATION.to_owned()));
+    }
     if let Some(email) = &email
         && !users::is_free(&ctx.db, user::Column::Email, email, Some(target.id)).await?
     {
@@ -76,6 +89,9 @@ pub async fn update_user(
     if let Some(email) = email {
         row.email = Set(email);
     }
+    if email_changed {
+        row.email_verified_at = Set(None);
+    }
     if let Some(image) = image {
         row.profile_image_url = Set(image);
     }
@@ -86,15 +102,21 @@ pub async fn update_user(
         .await
         .map_err(|error| AppError::from_unique_violation(error, conflict_message))?;
     write.user_changed(updated.id);
+    if email_changed {
+        email_verification::send_link(&mut write, &updated).await?;
+    }
     write.commit().await?;
     Ok(updated)
 }
 
+pub const EMAIL_NEEDS_CONFIRMATION: &str =
+    "Changing an email address needs the new address to confirm it: use changeEmail";
+
 pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
 
-/// Replace the password of `account` after checking the current one, and end
+/// Replace the password of `account` after checking the current one, end
 /// every session the user has (every token issued before now carries the old
-/// token version), including the one making the change.
+/// token version), including the one making the change, and tell them by mail.
 ///
 /// Each check of the current password draws on the account's login budget,
 /// so a stolen access token is no faster a password oracle than `login`.
@@ -133,5 +155,6 @@ pub async fn change_password(
     }
     session_store::end_all(&mut write, account.id, None, EndReason::PasswordChanged).await?;
     write.user_changed(account.id);
+    password_reset::notify_password_changed(&mut write, account).await?;
     write.commit().await
 }

@@ -59,6 +59,11 @@ pub async fn login(
     if !matches || account.is_deleted {
         return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
     }
+    // Only after the right password: the refusal tells nothing to anyone
+    // who does not already hold the account.
+    if ctx.config.mail.require_verification && account.email_verified_at.is_none() {
+        return Err(AppError::EmailNotVerified);
+    }
     let write = Write::begin(ctx, actor).await?;
     let opened = session_store::open(&write, account.id, ctx.config.session_max_age).await?;
     write.commit().await?;

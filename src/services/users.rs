@@ -6,8 +6,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::validation;
 use super::write::{Actor, Write};
+use super::{email_verification, validation};
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -25,7 +25,8 @@ pub struct NewUser {
     pub password: String,
 }
 
-/// Validate, hash and insert a new account. The friendly pre-check saves a
+/// Validate, hash and insert a new account, and mail it a verification
+/// link (a superuser, created by the operator, starts verified). The friendly pre-check saves a
 /// password hash for the common case; the unique indexes decide races.
 pub async fn register(
     ctx: &AppContext,
@@ -60,13 +61,18 @@ pub async fn register(
         updated_at: Set(now),
         is_deleted: Set(false),
         deleted_at: Set(None),
+        // The operator creating a superuser vouches for the address.
+        email_verified_at: Set(is_superuser.then_some(now)),
         ..Default::default()
     };
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let created = row
         .insert(write.db())
         .await
         .map_err(|error| AppError::from_unique_violation(error, conflict_message))?;
+    if created.email_verified_at.is_none() {
+        email_verification::send_link(&mut write, &created).await?;
+    }
     write.commit().await?;
     Ok(created)
 }

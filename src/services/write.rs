@@ -14,7 +14,7 @@
 
 use std::net::IpAddr;
 
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use uuid::Uuid;
 
 use super::changes;
@@ -23,6 +23,17 @@ use crate::auth::caller::find_token_owner;
 use crate::auth::session_cache::Change;
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
 use crate::state::AppContext;
+
+/// On SQLite a write takes the write lock at `BEGIN` (`IMMEDIATE`): a
+/// transaction that reads first and writes later would otherwise fail with
+/// "database is locked" (`SQLITE_BUSY_SNAPSHOT`) whenever another
+/// connection committed in between, instead of waiting its turn. Ignored by
+/// PostgreSQL.
+const WRITE_TRANSACTION: TransactionOptions = TransactionOptions {
+    isolation_level: None,
+    access_mode: None,
+    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+};
 
 /// Where a request came from, as the HTTP layer saw it.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +89,8 @@ pub struct Write<'a> {
     actor: &'a Actor,
     txn: DatabaseTransaction,
     changes: Vec<Change>,
+    /// Whether the write added outbox jobs (the worker is woken at commit).
+    outbox_jobs: bool,
 }
 
 impl<'a> Write<'a> {
@@ -98,8 +111,9 @@ impl<'a> Write<'a> {
         Ok(Self {
             ctx,
             actor,
-            txn: ctx.db.begin().await?,
+            txn: ctx.db.begin_with_options(WRITE_TRANSACTION).await?,
             changes: Vec::new(),
+            outbox_jobs: false,
         })
     }
 
@@ -116,7 +130,7 @@ impl<'a> Write<'a> {
 
     /// The application context the write belongs to.
     #[must_use]
-    pub fn app(&self) -> &AppContext {
+    pub fn app(&self) -> &'a AppContext {
         self.ctx
     }
 
@@ -131,12 +145,20 @@ impl<'a> Write<'a> {
         self.changes.push(Change::Token(jti));
     }
 
-    /// Record the change-feed entries, commit, and forget the stale sessions
-    /// on this instance.
+    /// An outbox job was added (see `services::outbox::enqueue`).
+    pub fn outbox_job_added(&mut self) {
+        self.outbox_jobs = true;
+    }
+
+    /// Record the change-feed entries, commit, forget the stale sessions on
+    /// this instance, and wake the outbox worker for the jobs added.
     pub async fn commit(self) -> AppResult<()> {
         changes::record(&self.txn, &self.changes).await?;
         self.txn.commit().await?;
         self.ctx.sessions.forget(&self.changes);
+        if self.outbox_jobs {
+            self.ctx.outbox_wakeup.notify_one();
+        }
         Ok(())
     }
 }

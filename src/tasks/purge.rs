@@ -1,12 +1,12 @@
 //! Deleting what nobody needs any more, every `PURGE_INTERVAL`: revoked-token
 //! rows of tokens that have expired anyway, sessions past their end (or
-//! ended longer ago than a refresh token lives), and change-feed entries
-//! past `CHANGE_FEED_RETENTION`. Several instances purging at once delete the
-//! same rows; that is harmless.
+//! ended longer ago than a refresh token lives), expired account tokens
+//! (mailed links), and change-feed entries past `CHANGE_FEED_RETENTION`.
+//! Several instances purging at once delete the same rows; that is harmless.
 
 use tokio_util::sync::CancellationToken;
 
-use crate::services::{changes, revocation, session_store};
+use crate::services::{account_tokens, changes, revocation, session_store};
 use crate::state::AppContext;
 
 pub async fn run(app: AppContext, cancel: CancellationToken) {
@@ -25,6 +25,11 @@ async fn purge_once(app: &AppContext) {
         Ok(0) => {}
         Ok(purged) => tracing::debug!(purged, "purged expired and long-ended sessions"),
         Err(error) => tracing::warn!(%error, "could not purge sessions"),
+    }
+    match account_tokens::purge_expired(&app.db).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::debug!(purged, "purged expired account tokens"),
+        Err(error) => tracing::warn!(%error, "could not purge expired account tokens"),
     }
     match changes::prune(&app.db, app.config.change_feed_retention).await {
         Ok(0) => {}

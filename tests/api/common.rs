@@ -27,6 +27,16 @@ pub struct TestApp {
     /// above all); aborted when the test ends.
     _tasks: Tasks,
     _database: TestDatabase,
+    /// Where mail goes as files when a test sets no `SMTP_URL`.
+    pub mail_dir: std::sync::Arc<tempfile::TempDir>,
+}
+
+/// Mail into the test's own folder, and retries and polls quick enough
+/// for a test to watch them.
+fn quick_mail(config: &mut Config, dir: &tempfile::TempDir) {
+    config.mail.dir = Some(dir.path().to_owned());
+    config.mail.poll_interval = std::time::Duration::from_millis(100);
+    config.mail.retry_base = std::time::Duration::from_millis(100);
 }
 
 /// Which backend a test runs on.
@@ -51,8 +61,10 @@ impl TestApp {
                 TestDatabase::postgres(admin_url).await
             }
         };
+        let mail_dir = std::sync::Arc::new(tempfile::tempdir().expect("mail dir"));
         let mut config = Config::for_database(&url);
         config.jwt_secret = Some(TEST_SECRET.to_owned());
+        quick_mail(&mut config, &mail_dir);
         adjust(&mut config);
         let state = usergraph::prepare(config).await.expect("app starts");
         let tasks = Tasks::start(&state.app).await.expect("tasks start");
@@ -61,6 +73,7 @@ impl TestApp {
             app: state.app,
             _tasks: tasks,
             _database: database,
+            mail_dir,
         })
     }
 
@@ -173,7 +186,13 @@ impl TestApp {
 
     /// Log an existing user in; returns (access token, refresh token).
     pub async fn signed_up_again(&self, username: &str) -> (String, String) {
-        let reply = self.login(username, PASSWORD).await;
+        self.signed_up_again_with(username, PASSWORD).await
+    }
+
+    /// Log an existing user in with `password`; returns (access token,
+    /// refresh token).
+    pub async fn signed_up_again_with(&self, username: &str, password: &str) -> (String, String) {
+        let reply = self.login(username, password).await;
         let login = &reply.body["data"]["login"];
         (
             login["accessToken"]
@@ -434,6 +453,7 @@ impl TestApp {
     pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::for_database(&self.database_url());
         config.jwt_secret = Some(TEST_SECRET.to_owned());
+        quick_mail(&mut config, &self.mail_dir);
         adjust(&mut config);
         let state = usergraph::prepare(config)
             .await
@@ -445,7 +465,51 @@ impl TestApp {
             _tasks: tasks,
             // The first instance owns (and drops) the database.
             _database: TestDatabase::Borrowed,
+            mail_dir: self.mail_dir.clone(),
         }
+    }
+}
+
+/// Another instance on a test's database with no background tasks at all,
+/// so its SQL statement counter moves only for the requests sent to it.
+pub struct QuietInstance {
+    router: Router,
+    app: AppContext,
+}
+
+impl QuietInstance {
+    pub async fn on(test: &TestApp, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_database(&test.database_url());
+        config.jwt_secret = Some(TEST_SECRET.to_owned());
+        quick_mail(&mut config, &test.mail_dir);
+        adjust(&mut config);
+        let state = usergraph::prepare(config).await.expect("instance starts");
+        Self {
+            router: usergraph::app(state.clone()),
+            app: state.app,
+        }
+    }
+
+    /// SQL statements this instance has sent so far.
+    pub fn statements(&self) -> u64 {
+        self.app.sql_statements.get()
+    }
+
+    /// POST a GraphQL document anonymously; the JSON body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("answer");
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 }
 

@@ -6,6 +6,7 @@
 mod common;
 mod databases;
 mod fixtures;
+mod smtp_sink;
 
 mod admin;
 mod cli;
@@ -17,6 +18,7 @@ mod hardening;
 mod http;
 mod loaders;
 mod login;
+mod mail;
 mod multi_instance;
 mod panics;
 mod playground;

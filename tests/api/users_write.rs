@@ -48,18 +48,38 @@ async fn owners_update_their_profile_partially(app: TestApp) {
     assert!(after.updated_at > before.updated_at);
     assert_eq!(after.name, "Olive O'Neil & Co");
 
-    // Renaming keeps the session (tokens name the uuid).
+    // Renaming keeps the session (tokens name the uuid). The unchanged
+    // address may be sent along (a form posting every field); another
+    // address needs `changeEmail` (issue 13).
     let renamed = app
-        .gql_as(&token, UPDATE, json!({ "u": "olive", "input": { "username": "Olivia", "email": "Olivia@Example.com" } }))
+        .gql_as(&token, UPDATE, json!({ "u": "olive", "input": { "username": "Olivia", "email": "Olive@Example.com" } }))
         .await;
     assert_eq!(renamed.data("updateUser")["username"], "olivia");
-    assert_eq!(renamed.data("updateUser")["email"], "olivia@example.com");
+    assert_eq!(renamed.data("updateUser")["email"], "olive@example.com");
+    let moved = app
+        .gql_as(
+            &token,
+            UPDATE,
+            json!({ "u": "olivia", "input": { "email": "olivia@example.com" } }),
+        )
+        .await;
+    moved.expect_code("FORBIDDEN");
+    assert_eq!(
+        row(&app, "olivia").await.unwrap().email,
+        "olive@example.com"
+    );
     assert_eq!(
         app.gql_as(&token, ME, json!({})).await.data("me")["username"],
         "olivia"
     );
     // The old name is free now.
-    app.register("olive").await;
+    let reused = app
+        .gql(
+            REGISTER,
+            json!({ "input": { "name": "Olive Two", "username": "olive", "email": "olive2@example.com", "password": PASSWORD } }),
+        )
+        .await;
+    assert_eq!(reused.errors(), serde_json::Value::Null, "{}", reused.text);
 }
 
 async fn others_cannot_update_but_superusers_can(app: TestApp) {
@@ -128,9 +148,11 @@ async fn username_and_email_collisions_are_conflicts(app: TestApp) {
         )
         .await;
     assert_eq!(taken_name.expect_code("CONFLICT"), "Username not available");
+    // Only a superuser sets another address through updateUser.
+    let admin = superuser(&app, "root").await;
     let taken_email = app
         .gql_as(
-            &token,
+            &admin,
             UPDATE,
             json!({ "u": "tom", "input": { "email": "sara@example.com" } }),
         )

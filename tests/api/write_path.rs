@@ -205,7 +205,12 @@ async fn background_tasks_purge_on_their_interval_and_stop_when_asked(first: Tes
     // The tasks `serve` starts, by name, and a gentle stop well within its
     // grace period.
     let tasks = Tasks::start(&app.app).await.unwrap();
-    let mut expected = vec!["change-feed poller", "purge", "signing-key reload"];
+    let mut expected = vec![
+        "change-feed poller",
+        "outbox",
+        "purge",
+        "signing-key reload",
+    ];
     if !app.app.config.is_sqlite() {
         expected.insert(0, "change-feed listener");
     }

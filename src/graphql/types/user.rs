@@ -84,6 +84,15 @@ impl User {
     async fn email(&self) -> Option<&str> {
         self.email_visible.then_some(self.model.email.as_str())
     }
+    /// Whether the user has proved the current address is theirs.
+    async fn email_verified(&self) -> bool {
+        self.model.email_verified_at.is_some()
+    }
+    /// When the address was verified; like `email`, only for the user and
+    /// superusers.
+    async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.model.email_verified_at.filter(|_| self.email_visible)
+    }
     async fn profile_image_url(&self) -> &str {
         &self.model.profile_image_url
     }

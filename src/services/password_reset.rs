@@ -1,0 +1,126 @@
+//! Resetting a forgotten password: `requestPasswordReset` puts the request
+//! in the outbox, the outbox worker mails a link if the address has an
+//! account, and `resetPassword` redeems the link's token.
+//!
+//! The request does the same work whatever the address: it counts the mail
+//! limits and writes one outbox row, and always answers `true`. Whether
+//! the address has an account is looked up later, by the worker, so neither
+//! the answer nor its timing tells a caller which addresses are registered.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::account_mail::{self, Page};
+use super::account_tokens::{self, Purpose};
+use super::outbox::{self, Job};
+use super::session_store::{self, EndReason};
+use super::validation;
+use super::write::{Actor, Write};
+use crate::entities::user;
+use crate::error::{AppError, AppResult, INVALID_TOKEN};
+use crate::mail::Template;
+use crate::ratelimit::{RequestLimits, mail as mail_limits};
+use crate::state::AppContext;
+
+/// `requestPasswordReset`: queue the request for `email`.
+pub async fn request(
+    ctx: &AppContext,
+    actor: &Actor,
+    limits: &RequestLimits,
+    email: &str,
+) -> AppResult<()> {
+    let email = validation::email(email)?;
+    mail_limits::check_request(&ctx.limiter, &ctx.config.mail, limits, &email).await?;
+    let mut write = Write::begin(ctx, actor).await?;
+    outbox::enqueue(&mut write, &Job::PasswordResetRequest { email }).await?;
+    write.commit().await
+}
+
+/// The outbox job of a request: mail a reset link to the active account
+/// with address `email`, if there is one, and finish job `job_id` in the
+/// same transaction.
+pub async fn answer_request(app: &AppContext, job_id: i64, email: &str) -> AppResult<()> {
+    // Read before the write begins (see `account_tokens::redeem` on SQLite).
+    let account = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .filter(user::Column::IsDeleted.eq(false))
+        .one(&app.db)
+        .await?;
+    let actor = Actor::system();
+    let mut write = Write::begin(app, &actor).await?;
+    if let Some(account) = account {
+        let ttl = app.config.mail.password_reset_ttl;
+        let token = account_tokens::issue(
+            &write,
+            &account,
+            Purpose::ResetPassword,
+            &account.email,
+            ttl,
+        )
+        .await?;
+        account_mail::send(
+            &mut write,
+            Template::ResetPassword,
+            &account.email,
+            &account,
+            Some((Page::Reset, &token, ttl)),
+            &[],
+        )
+        .await?;
+    }
+    outbox::finish(write.db(), job_id).await?;
+    write.commit().await
+}
+
+/// `resetPassword`: redeem a reset token and set `new_password` (with the
+/// password rules). Every session of the user ends and they are told by
+/// mail. A password that breaks the rules leaves the token usable.
+pub async fn reset(
+    ctx: &AppContext,
+    actor: &Actor,
+    token: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    // Checked before the slow hash; checked again when redeeming.
+    account_tokens::find_valid(&ctx.db, Purpose::ResetPassword, token).await?;
+    validation::password(new_password)?;
+    let hashed = ctx.passwords.hash(new_password).await?;
+    let mut write = Write::begin(ctx, actor).await?;
+    let (_, account) = account_tokens::redeem(&write, Purpose::ResetPassword, token).await?;
+    let updated = user::Entity::update_many()
+        .col_expr(user::Column::HashedPassword, Expr::value(hashed))
+        .col_expr(
+            user::Column::TokenVersion,
+            Expr::col(user::Column::TokenVersion).add(1),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(account.id))
+        .filter(user::Column::HashedPassword.eq(account.hashed_password.as_str()))
+        .filter(user::Column::IsDeleted.eq(false))
+        .exec(write.db())
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::bad_input(INVALID_TOKEN));
+    }
+    session_store::end_all(&mut write, account.id, None, EndReason::PasswordChanged).await?;
+    write.user_changed(account.id);
+    notify_password_changed(&mut write, &account).await?;
+    write.commit().await
+}
+
+/// Queue the "your password was changed" notice to `account`.
+pub async fn notify_password_changed(
+    write: &mut Write<'_>,
+    account: &user::Model,
+) -> AppResult<()> {
+    account_mail::send(
+        write,
+        Template::PasswordChanged,
+        &account.email,
+        account,
+        None,
+        &[],
+    )
+    .await
+}
