@@ -10,6 +10,7 @@ pub mod changes;
 pub mod keys;
 pub mod lifecycle;
 pub mod listing;
+pub mod passwords;
 pub mod posts;
 pub mod profile;
 pub mod rate_limits;
