@@ -18,6 +18,7 @@ mod http;
 mod loaders;
 mod login;
 mod multi_instance;
+mod passwords;
 mod panics;
 mod playground;
 mod posts;
