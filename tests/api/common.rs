@@ -191,7 +191,7 @@ impl TestApp {
 /// The URL in `variable`, or `None` (with a note) to skip `what` when it is
 /// unset; under `CI=true` a missing service fails the test instead, so a
 /// broken CI set-up cannot pass by skipping.
-fn service_url(variable: &str, what: &str) -> Option<String> {
+pub fn service_url(variable: &str, what: &str) -> Option<String> {
     if let Ok(url) = std::env::var(variable) {
         return Some(url);
     }
