@@ -9,10 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${ROWS:-100000}
 if [[ "${1:-}" == "--debug" ]]; then
-  cargo build --quiet -p usergraph --bin usergraph -p usergraph-bench
+  cargo build --quiet -p usergraph --bin usergraph
+  cargo build --quiet -p usergraph-bench
   profile=debug
 else
-  cargo build --quiet --release -p usergraph --bin usergraph -p usergraph-bench
+  cargo build --quiet --release -p usergraph --bin usergraph
+  cargo build --quiet --release -p usergraph-bench
   profile=release
 fi
 work=$(mktemp -d)
