@@ -87,6 +87,29 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
+    /// How new passwords are hashed: `bcrypt` (cost `BCRYPT_COST`) or
+    /// `argon2id` (the `ARGON2_*` settings). Stored hashes of either kind
+    /// keep working; each is upgraded to this at its user's next login.
+    #[arg(long, env = "PASSWORD_HASH", value_enum, ignore_case = true,
+          default_value_t = PasswordHashAlgorithm::Bcrypt)]
+    pub password_hash: PasswordHashAlgorithm,
+
+    /// Memory of one argon2id hash, e.g. `19MiB` or `65536KiB` (OWASP's
+    /// minimum is 19 MiB with 2 iterations).
+    #[arg(long, env = "ARGON2_MEMORY", default_value = "19MiB", value_parser = parse_kibibytes)]
+    pub argon2_memory_kib: u32,
+
+    /// Passes of argon2id over its memory (its time cost).
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub argon2_iterations: u32,
+
+    /// Lanes of argon2id (its parallelism); each hash still runs on one
+    /// thread here.
+    #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub argon2_parallelism: u32,
+
     /// Serve `GET /metrics` (Prometheus text: SQL statements sent so far).
     /// Off by default; the benchmark turns it on.
     #[arg(long, env = "METRICS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
@@ -412,6 +435,40 @@ impl SigningAlgorithm {
     }
 }
 
+/// How new passwords are hashed (`PASSWORD_HASH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordHashAlgorithm {
+    /// bcrypt at `BCRYPT_COST`: passwords of at most 72 bytes.
+    Bcrypt,
+    /// argon2id with the `ARGON2_*` settings: passwords of up to 256 bytes.
+    Argon2id,
+}
+
+/// A memory size in KiB, written `19MiB`, `19456KiB` or `1GiB`.
+fn parse_kibibytes(text: &str) -> Result<u32, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "KiB" => 1,
+        "MiB" => 1024,
+        "GiB" => 1024 * 1024,
+        _ => return Err(format!("`{text}` is not a size like `19MiB` or `65536KiB`")),
+    };
+    let kib = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(scale))
+        .ok_or_else(|| format!("`{text}` is not a size like `19MiB` or `65536KiB`"))?;
+    // argon2 needs at least 8 KiB per lane; 4 GiB is its ceiling here.
+    if !(8..=4 * 1024 * 1024).contains(&kib) {
+        return Err(format!("`{text}` must be between 8KiB and 4GiB"));
+    }
+    u32::try_from(kib).map_err(|_| format!("`{text}` must be between 8KiB and 4GiB"))
+}
+
 /// What the rate limiter does when its shared store (Redis) fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnStoreError {
@@ -499,6 +556,9 @@ impl Config {
         database_url.clone_into(&mut config.database_url);
         config.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.bcrypt_cost = 4;
+        // The cheapest argon2id too, for tests that switch to it.
+        config.argon2_memory_kib = 64;
+        config.argon2_iterations = 1;
         config
     }
 
@@ -626,6 +686,21 @@ mod tests {
         assert_eq!(config.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(config.purge_interval, Duration::from_secs(15 * 60));
         assert_eq!(config.change_feed_retention, Duration::from_secs(3600));
+        assert_eq!(config.password_hash, PasswordHashAlgorithm::Bcrypt);
+        assert_eq!(config.argon2_memory_kib, 19 * 1024);
+        assert_eq!(config.argon2_iterations, 2);
+        assert_eq!(config.argon2_parallelism, 1);
+    }
+
+    #[test]
+    fn memory_sizes_take_units() {
+        assert_eq!(parse_kibibytes("19MiB"), Ok(19 * 1024));
+        assert_eq!(parse_kibibytes("65536KiB"), Ok(65536));
+        assert_eq!(parse_kibibytes("1GiB"), Ok(1024 * 1024));
+        assert!(parse_kibibytes("19").is_err());
+        assert!(parse_kibibytes("19MB").is_err());
+        assert!(parse_kibibytes("4KiB").is_err());
+        assert!(parse_kibibytes("5GiB").is_err());
     }
 
     #[test]

@@ -101,7 +101,8 @@ pub async fn migrate(db: &DatabaseConnection) -> AppResult<()> {
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+#[must_use]
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];

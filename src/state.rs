@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::auth::keys::KeySet;
+use crate::auth::password::formats::HashPolicy;
 use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
@@ -40,7 +41,7 @@ impl AppContext {
         keys: KeySet,
     ) -> Self {
         let tokens = TokenKeys::new(keys, &config);
-        let passwords = PasswordHasher::new(config.bcrypt_cost);
+        let passwords = PasswordHasher::new(HashPolicy::from_config(&config));
         let sessions = SessionCache::new(
             config.session_cache_size,
             config.session_cache_ttl,

@@ -8,6 +8,7 @@
 
 mod client;
 mod database;
+mod import_rows;
 mod report;
 mod scenarios;
 mod seed;
@@ -35,6 +36,13 @@ enum Command {
     Bcrypt {
         #[arg(long, default_value_t = 12)]
         cost: u32,
+    },
+    /// Write a JSON Lines file of made-up users for `usergraph import-users`.
+    ImportRows {
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -68,6 +76,16 @@ async fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::ImportRows { count, out } => match import_rows::write(&out, count) {
+            Ok(()) => {
+                println!("{count} users written to {}", out.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("could not write {}: {error}", out.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Run(mut options) => {
             if options.binary.is_none() {
                 options.binary = Some(default_binary());

@@ -13,6 +13,7 @@ pub mod hardening;
 pub mod keys;
 pub mod loaders;
 pub mod password_reset;
+pub mod passwords;
 pub mod posts;
 pub mod rate_limiting;
 pub mod session;
@@ -62,6 +63,7 @@ merged_roots!(
     /// The same queries, for an application to merge into its own `Query`.
     UsergraphQuery = "UsergraphQuery":
     account::AccountQuery,
+    passwords::PasswordQuery,
     users::UserQuery,
     admin::AdminQuery,
     session_management::SessionQuery,

@@ -83,8 +83,8 @@ pub async fn reset(
     new_password: &str,
 ) -> AppResult<()> {
     // Checked before the slow hash; checked again when redeeming.
-    account_tokens::find_valid(&ctx.db, Purpose::ResetPassword, token).await?;
-    validation::password(new_password)?;
+    let (_, account) = account_tokens::find_valid(&ctx.db, Purpose::ResetPassword, token).await?;
+    validation::check_new_password(new_password, &account.username, &account.email, &ctx.config)?;
     let hashed = ctx.passwords.hash(new_password).await?;
     let mut write = Write::begin(ctx, actor).await?;
     let (_, account) = account_tokens::redeem(&write, Purpose::ResetPassword, token).await?;

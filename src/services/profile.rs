@@ -136,7 +136,7 @@ pub async fn change_password(
     {
         return Err(AppError::bad_input(WRONG_CURRENT_PASSWORD));
     }
-    validation::password(new_password)?;
+    validation::check_new_password(new_password, &account.username, &account.email, &ctx.config)?;
     let hashed = ctx.passwords.hash(new_password).await?;
     let mut write = Write::begin(ctx, actor).await?;
     let updated = user::Entity::update_many()

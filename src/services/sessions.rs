@@ -3,16 +3,18 @@
 //! refresh token is a replay; a logout ends it.
 //!
 //! Every refusal of `login` and `refresh` is the same `UNAUTHENTICATED`
-//! answer, and an unknown account costs the same bcrypt work as a wrong
+//! answer, and an unknown account costs the same hashing work as a wrong
 //! password, so neither the message nor the timing tells an attacker which
 //! accounts exist.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::session_store::{self, EndReason, Rotation};
 use super::write::{Actor, Write};
 use super::{revocation, users};
 use crate::auth::TokenKind;
+use crate::auth::password::Verdict;
 use crate::auth::tokens::SessionToken;
 use crate::entities::session;
 use crate::entities::user;
@@ -52,22 +54,58 @@ pub async fn login(
         ctx.passwords.verify_dummy(password).await?;
         return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
     };
-    let matches = ctx
+    let verdict = ctx
         .passwords
-        .verify(password, &account.hashed_password)
+        .check(password, &account.hashed_password)
         .await?;
-    if !matches || account.is_deleted {
-        return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
-    }
+    let rehash = match verdict {
+        Verdict::Match { rehash } if !account.is_deleted => rehash,
+        Verdict::UnknownFormat => {
+            if ctx.passwords.first_unknown_format(account.id) {
+                tracing::warn!(
+                    user_id = account.id,
+                    "the stored password hash of this account is in no known format: \
+                     its logins fail until the password is set again"
+                );
+            }
+            return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
+        }
+        _ => return Err(AppError::Unauthenticated(INVALID_CREDENTIALS)),
+    };
     // Only after the right password: the refusal tells nothing to anyone
     // who does not already hold the account.
     if ctx.config.mail.require_verification && account.email_verified_at.is_none() {
         return Err(AppError::EmailNotVerified);
     }
+    // Upgrade the hash while the password is at hand (see `auth::password`).
+    let upgraded = if rehash {
+        Some(ctx.passwords.hash(password).await?)
+    } else {
+        None
+    };
     let write = Write::begin(ctx, actor).await?;
+    if let Some(upgraded) = upgraded {
+        replace_hash(&write, &account, upgraded).await?;
+    }
     let opened = session_store::open(&write, account.id, ctx.config.session_max_age).await?;
     write.commit().await?;
     hand_out(ctx, account, &opened)
+}
+
+/// Store `upgraded` in place of the hash the login was checked against,
+/// unless the password changed meanwhile (then the newer hash stays). The
+/// password is the same, so no session ends and `updatedAt` stays.
+async fn replace_hash(write: &Write<'_>, account: &user::Model, upgraded: String) -> AppResult<()> {
+    let replaced = user::Entity::update_many()
+        .col_expr(user::Column::HashedPassword, Expr::value(upgraded))
+        .filter(user::Column::Id.eq(account.id))
+        .filter(user::Column::HashedPassword.eq(account.hashed_password.as_str()))
+        .exec(write.db())
+        .await?;
+    if replaced.rows_affected == 1 {
+        tracing::info!(user_id = account.id, "password hash upgraded at login");
+    }
+    Ok(())
 }
 
 /// Exchange a refresh token for a new pair of the same session. The old

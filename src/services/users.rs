@@ -37,7 +37,7 @@ pub async fn register(
     let name = validation::name(&input.name)?;
     let username = validation::username(&input.username)?;
     let email = validation::email(&input.email)?;
-    validation::password(&input.password)?;
+    validation::check_new_password(&input.password, &username, &email, &ctx.config)?;
 
     if !is_free(&ctx.db, user::Column::Email, &email, None).await? {
         return Err(AppError::Conflict(EMAIL_TAKEN.to_owned()));

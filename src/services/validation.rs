@@ -1,4 +1,5 @@
-//! Input rules shared by registration, profile updates and the CLI.
+//! Input rules shared by registration, profile updates and the CLI
+//! (passwords: [`check_new_password`], from `services::passwords`).
 //!
 //! Text is trimmed; control characters and invisible format characters
 //! (Unicode category Cf: zero-width spaces and joiners, the bidi controls
@@ -11,13 +12,14 @@
 use email_address::EmailAddress;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::error::{AppError, AppResult};
+
+/// The rules of a new password live with the other password rules.
+pub use super::passwords::check_new_password;
 
 pub const NAME_CHARS: (usize, usize) = (2, 30);
 pub const USERNAME_CHARS: (usize, usize) = (2, 20);
 pub const MAX_EMAIL_CHARS: usize = 254;
-pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Trim `value`, refuse control characters, and check its length in
 /// characters against `min..=max`.
@@ -76,38 +78,6 @@ pub fn email(value: &str) -> AppResult<String> {
     Ok(value)
 }
 
-/// Password strength: 8 characters or more, at most 72 bytes (bcrypt's
-/// limit: longer is refused, never silently truncated), with a lower-case
-/// letter, an upper-case letter, a digit and a symbol. Not trimmed.
-pub fn password(value: &str) -> AppResult<()> {
-    if value.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AppError::bad_input(format!(
-            "password must be at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    if value.len() > MAX_PASSWORD_BYTES {
-        return Err(AppError::bad_input(format!(
-            "password must be at most {MAX_PASSWORD_BYTES} bytes"
-        )));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            "password must not contain control characters",
-        ));
-    }
-    let has = |test: fn(char) -> bool| value.chars().any(test);
-    if !(has(char::is_lowercase)
-        && has(char::is_uppercase)
-        && has(|c| c.is_ascii_digit())
-        && has(|c| !c.is_alphanumeric() && !c.is_whitespace()))
-    {
-        return Err(AppError::bad_input(
-            "password must contain a lower-case letter, an upper-case letter, a digit and a symbol",
-        ));
-    }
-    Ok(())
-}
-
 /// An absolute http(s) URL, for profile images and media.
 pub fn http_url(field: &str, value: &str) -> AppResult<String> {
     let value = clean_text(field, value, (1, 2048))?;
@@ -159,20 +129,6 @@ mod tests {
         assert!(username("al ice").is_err());
         assert!(username("al_ice").is_err());
         assert!(username("é1").is_err());
-    }
-
-    #[test]
-    fn password_rules() {
-        assert!(password("Str0ng!pass").is_ok());
-        assert!(password("short1!A").is_ok());
-        assert!(password("Sh0rt!").is_err());
-        assert!(password("alllowercase1!").is_err());
-        assert!(password("NoDigits!!aa").is_err());
-        assert!(password("NoSymbols123a").is_err());
-        let too_long = format!("Aa1!{}", "x".repeat(69));
-        assert_eq!(too_long.len(), 73);
-        assert!(password(&too_long).is_err());
-        assert!(password(&too_long[..72]).is_ok());
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl TestApp {
 /// The URL in `variable`, or `None` (with a note) to skip `what` when it is
 /// unset; under `CI=true` a missing service fails the test instead, so a
 /// broken CI set-up cannot pass by skipping.
-fn service_url(variable: &str, what: &str) -> Option<String> {
+pub fn service_url(variable: &str, what: &str) -> Option<String> {
     if let Ok(url) = std::env::var(variable) {
         return Some(url);
     }
@@ -229,7 +229,7 @@ pub const REGISTER: &str = "mutation($input: RegisterInput!) {
 
 pub const LOGIN: &str = "mutation($identifier: String!, $password: String!) {
     login(usernameOrEmail: $identifier, password: $password) {
-        accessToken refreshToken tokenType expiresIn user { id uuid username email }
+        accessToken refreshToken tokenType expiresIn user { id uuid username email emailVerified }
     }
 }";
 

@@ -66,6 +66,21 @@ impl TestDatabase {
     }
 }
 
+/// An empty PostgreSQL database of its own on the server of `admin_url`
+/// (for a foreign schema, such as the one an import reads), dropped at the
+/// end like a test's database.
+pub async fn empty_postgres(admin_url: String, purpose: &str) -> (String, TestDatabase) {
+    let name = format!("{purpose}_{}", uuid::Uuid::new_v4().simple());
+    let admin = connect_admin(&admin_url).await;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create a scratch database");
+    let _ = admin.close().await;
+    let url = database_url(&admin_url, &name);
+    (url, TestDatabase::Postgres { admin_url, name })
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Self::Postgres { admin_url, name } = self else {
