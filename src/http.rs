@@ -10,6 +10,7 @@
 //! client IP and the request's rate-limit state. Limits that need no parsing
 //! (body size, batch size, time) are enforced here too.
 
+mod account_pages;
 mod graphql_over_http;
 mod headers;
 mod metrics;
@@ -95,7 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/demo", get(pages::demo))
         .route("/demo/", get(pages::demo))
-        .route("/demo/{*path}", get(pages::demo));
+        .route("/demo/{*path}", get(pages::demo))
+        .route("/account/{name}", get(account_pages::page));
     if limits.playground {
         router = router.route("/playground/{*path}", get(pages::playground_asset));
     }

@@ -8,7 +8,7 @@ use async_graphql::{Context, Object, ResultExt};
 use super::types::User;
 use super::{actor, app_context};
 use crate::auth::LoggedIn;
-use crate::auth::guards::{authentication, require_caller};
+use crate::auth::guards::require_caller;
 use crate::ratelimit::RequestLimits;
 use crate::services::{email_change, email_verification};
 
@@ -36,7 +36,9 @@ impl EmailMutation {
         let user = email_verification::verify(app_context(ctx)?, &actor(ctx), &token)
             .await
             .extend()?;
-        Ok(User::seen_by(user, authentication(ctx)))
+        // The token proves control of the address, which could reset the
+        // password anyway: the holder sees the account as its owner does.
+        Ok(User::seen_by_owner(user))
     }
 
     /// Ask to change your address: the new address gets a confirmation link
@@ -75,6 +77,6 @@ impl EmailMutation {
         let user = email_change::confirm(app_context(ctx)?, &actor(ctx), &token)
             .await
             .extend()?;
-        Ok(User::seen_by(user, authentication(ctx)))
+        Ok(User::seen_by_owner(user))
     }
 }

@@ -266,7 +266,7 @@ fn serve_answers_on_a_real_listener() {
     eprintln!("start-up to first answer: {startup:?}");
 }
 
-fn http_request(address: &str, request: &str) -> String {
+pub fn http_request(address: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -536,6 +536,56 @@ async fn reset_requests_do_not_tell_which_addresses_exist(_: Backend) {
     );
 }
 
+/// Opening a mailed link (as a mail scanner does) shows a page and uses
+/// nothing up; the page's button does.
+async fn opening_a_link_uses_nothing_up(_: Backend) {
+    let Some((app, sink)) = with_sink(Backend::Sqlite).await else {
+        return;
+    };
+    app.register("lea").await;
+    let mail = sink.one(&address("lea"), "Confirm").await;
+    let path = mail.link().replace("https://id.acme.test", "");
+    for _ in 0..3 {
+        let page = app
+            .send(
+                axum::http::Request::get(path.as_str())
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("Confirm my address"), "{}", page.text);
+        let policy = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert_eq!(page.headers["cache-control"], "no-store");
+    }
+    for (path, expected) in [
+        ("/account/reset", "New password"),
+        ("/account/email", "Use this address"),
+        ("/account/account.js", "verifyEmail"),
+    ] {
+        let page = app
+            .send(
+                axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.text.contains(expected), "{path}");
+    }
+    let missing = app
+        .send(
+            axum::http::Request::get("/account/nothing")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let verified = app.gql(VERIFY, json!({ "token": mail.token() })).await;
+    assert_eq!(verified.data("verifyEmail")["emailVerified"], true);
+}
+
 /// The embedded default: no SMTP server, mail written as `.eml` files that
 /// carry a working link.
 async fn without_smtp_mail_lands_in_files(_: Backend) {
@@ -658,6 +708,68 @@ async fn two_instances_deliver_each_mail_once(backend: Backend) {
     );
 }
 
+/// The real binary, killed (SIGKILL) while a mail waits for the SMTP
+/// server, then started again once the server is up: the mail goes out,
+/// once.
+async fn a_killed_server_sends_its_queued_mail_after_a_restart(_: Backend) {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let start = || {
+        let mut child = crate::cli::usergraph(dir.path())
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "usergraph=info")
+            .env("SMTP_URL", smtp_url(port))
+            .env("MAIL_RETRY_BASE", "200ms")
+            .env("OUTBOX_POLL_INTERVAL", "100ms")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines.next().expect("the server logs its address").unwrap();
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep reading the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        (child, address)
+    };
+    let (mut first, address) = start();
+    let body = json!({ "query": crate::common::REGISTER, "variables": { "input": {
+        "name": "Max Mustermann", "username": "max", "email": "max@example.com", "password": PASSWORD } } })
+    .to_string();
+    let reply = crate::cli::http_request(
+        &address,
+        &format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(reply.contains("\"username\":\"max\""), "{reply}");
+    // Let the worker fail once against the closed port, then kill it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let sink = SmtpSink::start_on(port).await;
+    assert!(sink.messages().is_empty());
+    let (mut second, _) = start();
+    let delivered = sink.wait_for("max@example.com", 1).await;
+    assert!(
+        delivered[0]
+            .subject
+            .starts_with("Confirm your email address")
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(sink.messages().len(), 1, "delivered once");
+}
+
 macro_rules! on_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -717,8 +829,18 @@ mod once {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn account_pages() {
+        opening_a_link_uses_nothing_up(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn file_mailbox() {
         without_smtp_mail_lands_in_files(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killed_and_restarted() {
+        a_killed_server_sends_its_queued_mail_after_a_restart(Backend::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,10 +41,10 @@ function show(profile: Profile | null): void {
   element('profile-name').textContent = profile.name;
   element('profile-username').textContent = profile.username;
   element('profile-email').textContent = profile.email ?? '';
+  element('profile-verified').textContent = profile.emailVerified ? 'yes' : 'not yet (see the link in your mail)';
   element('profile-created').textContent = new Date(profile.createdAt).toLocaleString();
   const form = element<HTMLFormElement>('profile-form');
   (form.elements.namedItem('name') as HTMLInputElement).value = profile.name;
-  (form.elements.namedItem('email') as HTMLInputElement).value = profile.email ?? '';
 }
 
 let current: Profile | null = null;
@@ -98,12 +98,31 @@ element<HTMLFormElement>('profile-form').addEventListener('submit', (event) => {
     if (current === null) {
       throw new Error('Log in first.');
     }
-    current = await client.updateProfile(current.username, {
-      name: field(form, 'name'),
-      email: field(form, 'email'),
-    });
+    current = await client.updateProfile(current.username, { name: field(form, 'name') });
     show(await client.me());
     return 'Profile saved.';
+  });
+});
+
+element<HTMLFormElement>('email-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  void step(form, async () => {
+    const email = field(form, 'email');
+    await client.changeEmail(email, field(form, 'password'));
+    form.reset();
+    return `Check ${email} for a link to confirm it. Your address stays as it is until then.`;
+  });
+});
+
+element<HTMLFormElement>('forgot-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  void step(form, async () => {
+    const email = field(form, 'email');
+    await client.requestPasswordReset(email);
+    form.reset();
+    return `If an account uses ${email}, a reset link is on its way.`;
   });
 });
 

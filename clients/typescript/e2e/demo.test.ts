@@ -10,11 +10,13 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
+import { mailedLink } from '../test/support/mail.js';
 import { REPO_ROOT, startServer, type RunningServer } from '../test/support/server.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'clients/typescript/artifacts');
 const PASSWORD = 'Str0ng!pass';
+const NEW_PASSWORD = 'N3w!passw0rd';
 
 describe('the demo page and the playground in headless Chromium', () => {
   let server: RunningServer;
@@ -69,12 +71,20 @@ describe('the demo page and the playground in headless Chromium', () => {
     return page;
   }
 
+  /** Open a mailed link (it must point at this server) in a new tab. */
+  async function followLink(link: string, act: (page: Page) => Promise<void>): Promise<void> {
+    assert.ok(link.startsWith(`${server.origin}/account/`), link);
+    const page = await open(link.slice(server.origin.length));
+    await act(page);
+    await page.close();
+  }
+
   async function status(page: Page, expected: string | RegExp): Promise<void> {
     const locator = page.locator('#status');
     await locator.filter({ hasText: expected }).waitFor({ timeout: 10_000 });
   }
 
-  test('the whole journey: register, log in, edit, reload, log out, log in, delete', async () => {
+  test('the whole journey: register, log in, verify, edit, change email, reset the password, delete', async () => {
     const page = await open('/demo');
     await status(page, 'Not logged in');
     assert.equal(await page.locator('#signed-out').isVisible(), true);
@@ -113,17 +123,39 @@ describe('the demo page and the playground in headless Chromium', () => {
 
     const edit = page.locator('#profile-form');
     await edit.getByLabel('Name', { exact: true }).fill('Ann Smith');
-    await edit.getByLabel('Email', { exact: true }).fill('ann.smith@example.com');
     await edit.getByRole('button', { name: 'Save' }).click();
     await status(page, 'Profile saved.');
     assert.equal(await page.locator('#profile-name').textContent(), 'Ann Smith');
-    assert.equal(await page.locator('#profile-email').textContent(), 'ann.smith@example.com');
+    assert.match((await page.locator('#profile-verified').textContent()) ?? '', /not yet/);
+
+    // The verification link from the mail register sent: opening it changes
+    // nothing, its button verifies.
+    await followLink(await mailedLink(server.mailDir, 'ann@example.com', '/account/verify'), async (link) => {
+      await link.getByRole('button', { name: 'Confirm my address' }).click();
+      await status(link, 'Your email address is confirmed.');
+    });
+    await page.reload();
+    await status(page, 'Welcome back, ann.');
+    assert.equal(await page.locator('#profile-verified').textContent(), 'yes');
+
+    // A new address takes effect only once its link is used.
+    const emailForm = page.locator('#email-form');
+    await emailForm.getByLabel('New email', { exact: true }).fill('ann.smith@example.com');
+    await emailForm.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await emailForm.getByRole('button', { name: 'Send a confirmation link' }).click();
+    await status(page, /Check ann\.smith@example\.com for a link/);
+    assert.equal(await page.locator('#profile-email').textContent(), 'ann@example.com');
+    await followLink(await mailedLink(server.mailDir, 'ann.smith@example.com', '/account/email'), async (link) => {
+      await link.getByRole('button', { name: 'Use this address' }).click();
+      await status(link, 'Your account now uses ann.smith@example.com.');
+    });
     await page.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
 
     // A reload keeps the session: the page refreshes from the HttpOnly cookie.
     await page.reload();
     await status(page, 'Welcome back, ann.');
     assert.equal(await page.locator('#profile-name').textContent(), 'Ann Smith');
+    assert.equal(await page.locator('#profile-email').textContent(), 'ann.smith@example.com');
     const cookies = await context.cookies(server.url);
     const refresh = cookies.find((cookie) => cookie.name === 'usergraph_refresh');
     assert.ok(refresh?.httpOnly, 'the refresh token lives in an HttpOnly cookie');
@@ -134,8 +166,26 @@ describe('the demo page and the playground in headless Chromium', () => {
     await page.reload();
     await status(page, 'Not logged in');
 
+    // Forgot the password: the demo asks for a link, the mailed page sets a
+    // new password, and the demo logs in with it.
+    const forgot = page.locator('#forgot-form');
+    await forgot.getByLabel('Email', { exact: true }).fill('ann.smith@example.com');
+    await forgot.getByRole('button', { name: 'Mail me a reset link' }).click();
+    await status(page, /If an account uses ann\.smith@example\.com, a reset link is on its way\./);
+    await followLink(await mailedLink(server.mailDir, 'ann.smith@example.com', '/account/reset'), async (link) => {
+      await link.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+      await link.getByLabel('Repeat it', { exact: true }).fill(NEW_PASSWORD);
+      await link.getByRole('button', { name: 'Set the new password' }).click();
+      await status(link, /Your password was changed/);
+      await link.screenshot({ path: join(ARTIFACTS, 'account-reset.png'), fullPage: true });
+    });
+
     await login.getByLabel('Username or email', { exact: true }).fill('ann.smith@example.com');
     await login.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await login.getByRole('button', { name: 'Log in' }).click();
+    await status(page, /Incorrect username or password \(UNAUTHENTICATED\)/);
+    await login.getByLabel('Username or email', { exact: true }).fill('ann.smith@example.com');
+    await login.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
     await login.getByRole('button', { name: 'Log in' }).click();
     await status(page, 'Logged in as ann.');
     await page.getByRole('button', { name: 'Delete account' }).click();
@@ -143,7 +193,7 @@ describe('the demo page and the playground in headless Chromium', () => {
     assert.equal(await page.locator('#signed-out').isVisible(), true);
 
     await login.getByLabel('Username or email', { exact: true }).fill('ann');
-    await login.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await login.getByLabel('Password', { exact: true }).fill(NEW_PASSWORD);
     await login.getByRole('button', { name: 'Log in' }).click();
     await status(page, /UNAUTHENTICATED/);
     await page.screenshot({ path: join(ARTIFACTS, 'demo-after-delete.png'), fullPage: true });

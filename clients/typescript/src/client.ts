@@ -13,12 +13,14 @@ import {
 } from '@apollo/client';
 
 import {
+  ChangeEmailDocument,
   DeleteAccountDocument,
   LoginDocument,
   LogoutDocument,
   MeDocument,
   RefreshDocument,
   RegisterDocument,
+  RequestPasswordResetDocument,
   UpdateProfileDocument,
   type ProfileFragment,
   type RegisterInput,
@@ -134,6 +136,20 @@ export class UsergraphClient {
   async updateProfile(username: string, input: UpdateUserInput): Promise<Profile> {
     const data = await this.mutate(UpdateProfileDocument, { username, input });
     return data.updateUser;
+  }
+
+  /**
+   * Ask to move the account to `newEmail`: the new address gets a link to
+   * confirm it, the current one a notice. Nothing changes until the link is
+   * used.
+   */
+  async changeEmail(newEmail: string, currentPassword: string): Promise<void> {
+    await this.mutate(ChangeEmailDocument, { newEmail, currentPassword });
+  }
+
+  /** Mail a reset link to the account with `email`, if there is one. */
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.mutate(RequestPasswordResetDocument, { email });
   }
 
   /** A new token pair; the old refresh token is used up. */

@@ -14,6 +14,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export interface RunningServer {
   url: string;
   origin: string;
+  /** Where the server writes mail as `.eml` files (no SMTP_URL). */
+  mailDir: string;
   stop(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   return {
     url: `${origin}/graphql`,
     origin,
+    mailDir: join(dataDir, 'mail'),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((done) => child.once('exit', done));
