@@ -75,7 +75,8 @@ pub async fn answer_request(app: &AppContext, job_id: i64, email: &str) -> AppRe
 
 /// `resetPassword`: redeem a reset token and set `new_password` (with the
 /// password rules). Every session of the user ends and they are told by
-/// mail. A password that breaks the rules leaves the token usable.
+/// mail; the address counts as verified (the link reached it). A password
+/// that breaks the rules leaves the token usable.
 pub async fn reset(
     ctx: &AppContext,
     actor: &Actor,
@@ -88,13 +89,19 @@ pub async fn reset(
     let hashed = ctx.passwords.hash(new_password).await?;
     let mut write = Write::begin(ctx, actor).await?;
     let (_, account) = account_tokens::redeem(&write, Purpose::ResetPassword, token).await?;
+    let now = Utc::now();
     let updated = user::Entity::update_many()
         .col_expr(user::Column::HashedPassword, Expr::value(hashed))
         .col_expr(
             user::Column::TokenVersion,
             Expr::col(user::Column::TokenVersion).add(1),
         )
-        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        // The link reached the address: it is proved, if it was not yet.
+        .col_expr(
+            user::Column::EmailVerifiedAt,
+            Expr::value(account.email_verified_at.unwrap_or(now)),
+        )
         .filter(user::Column::Id.eq(account.id))
         .filter(user::Column::HashedPassword.eq(account.hashed_password.as_str()))
         .filter(user::Column::IsDeleted.eq(false))

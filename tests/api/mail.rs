@@ -193,7 +193,13 @@ async fn password_reset_flow(backend: Backend) {
     app.login("cy", PASSWORD)
         .await
         .expect_code("UNAUTHENTICATED");
-    assert!(app.login("cy", NEW_PASSWORD).await.errors().is_null());
+    let login = app.login("cy", NEW_PASSWORD).await;
+    assert!(login.errors().is_null());
+    assert_eq!(
+        login.data("login")["user"]["emailVerified"],
+        true,
+        "the link proved the address"
+    );
     sink.one(&address("cy"), "Your Acme password was changed")
         .await;
 
