@@ -133,12 +133,15 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
         ] {
             assert!(
-                is_forbidden(ip.parse().unwrap()),
+                is_forbidden(ip.parse().expect("an address")),
                 "{ip} should be forbidden"
             );
         }
         for ip in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(!is_forbidden(ip.parse().unwrap()), "{ip} should be allowed");
+            assert!(
+                !is_forbidden(ip.parse().expect("an address")),
+                "{ip} should be allowed"
+            );
         }
     }
 

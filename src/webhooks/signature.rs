@@ -45,7 +45,7 @@ mod tests {
             1_614_265_330,
             r#"{"test": 2432232314}"#,
         )
-        .unwrap();
+        .expect("the example secret is base64");
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
