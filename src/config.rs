@@ -143,8 +143,15 @@ pub struct Config {
     #[arg(long, env = "PURGE_INTERVAL", default_value = "15m", value_parser = parse_duration)]
     pub purge_interval: Duration,
 
+    /// How long audit events are kept; older ones are deleted by the purge.
+    #[arg(long, env = "AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub audit_retention: Duration,
+
     #[command(flatten)]
     pub limits: LimitsConfig,
+
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
 
     #[command(flatten)]
     pub mail: MailConfig,
@@ -236,6 +243,41 @@ pub struct MailConfig {
     /// `<PUBLIC_URL>/account`.
     #[arg(long, env = "ACCOUNT_LINK_BASE", value_parser = parse_base_url)]
     pub account_link_base: Option<String>,
+}
+
+/// Webhooks: which endpoints may be called, and how failures are retried.
+/// The README's "Events" section explains deliveries and signatures.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookConfig {
+    /// Accept `http://` endpoint URLs (otherwise `https://` only).
+    #[arg(long, env = "WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_http: bool,
+
+    /// Accept endpoints whose addresses are loopback, private, link-local
+    /// or cloud-metadata addresses (refused by default, at creation and at
+    /// each delivery, against server-side request forgery).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private: bool,
+
+    /// Multiplies the retry schedule of a failed delivery (5 s, 5 min,
+    /// 30 min, 2 h, 5 h, 10 h, 10 h; Standard Webhooks'); `0.01` for tests.
+    #[arg(long, env = "WEBHOOK_RETRY_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    pub retry_scale: f64,
+
+    /// Failed tries in a row after which an endpoint is disabled (and
+    /// `webhook.disabled` recorded). A 410 answer disables it at once.
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub disable_after: u32,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(scale),
+        _ => Err(format!(
+            "`{text}` is not a positive number like `1` or `0.01`"
+        )),
+    }
 }
 
 /// Where the browser-facing pages find their built assets (issue 5). Both

@@ -33,6 +33,8 @@ pub mod state;
 /// Background work: the outbox worker, the change-feed poller and listener,
 /// purging, signing-key reloads.
 pub mod tasks;
+/// Sending webhooks: the HTTP client, signatures, which URLs may be called.
+pub mod webhooks;
 
 use std::time::Duration;
 

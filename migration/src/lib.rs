@@ -11,6 +11,7 @@ mod m20261126_000002_auth_changes;
 mod m20261202_000001_signing_keys;
 mod m20261202_000002_sessions;
 mod m20261203_000001_mail;
+mod m20261203_000002_events;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_signing_keys::Migration),
             Box::new(m20261202_000002_sessions::Migration),
             Box::new(m20261203_000001_mail::Migration),
+            Box::new(m20261203_000002_events::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 //! into the schema by accident.
 
 pub mod account_token;
+pub mod audit_event;
 pub mod auth_change;
 pub mod auth_change_head;
 pub mod outbox_job;
@@ -15,3 +16,5 @@ pub mod signing_key;
 pub mod tier;
 pub mod token_blacklist;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod complexity;
 pub mod document_limits;
 pub mod email;
@@ -21,6 +22,7 @@ pub mod session_management;
 pub mod tiers;
 pub mod types;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 
@@ -69,6 +71,8 @@ merged_roots!(
     session_management::SessionQuery,
     tiers::TierQuery,
     posts::PostQuery,
+    audit::AuditQuery,
+    webhooks::WebhookQuery,
 );
 
 merged_roots!(
@@ -87,6 +91,7 @@ merged_roots!(
     tiers::TierMutation,
     posts::PostMutation,
     keys::KeyMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

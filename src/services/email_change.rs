@@ -13,10 +13,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::account_mail::{self, Page};
 use super::account_tokens::{self, Purpose};
+use super::audit::{self, EventType};
 use super::profile::WRONG_CURRENT_PASSWORD;
 use super::users::{self, EMAIL_TAKEN, conflict_message};
 use super::validation;
 use super::write::{Actor, Write};
+use serde_json::json;
+
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
 use crate::mail::Template;
@@ -106,6 +109,13 @@ pub async fn confirm(ctx: &AppContext, actor: &Actor, token: &str) -> AppResult<
         return Err(AppError::bad_input(INVALID_TOKEN));
     }
     write.user_changed(account.id);
+    audit::record(
+        &mut write,
+        EventType::EmailChanged,
+        Some(account.id),
+        json!({ "confirmed": true }),
+    )
+    .await?;
     write.commit().await?;
     Ok(user::Model {
         email: row.email,

@@ -9,7 +9,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::account_mail::{self, Page};
 use super::account_tokens::{self, Purpose};
+use super::audit::{self, EventType};
 use super::write::{Actor, Write};
+use serde_json::json;
+
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
 use crate::mail::Template;
@@ -66,6 +69,13 @@ pub async fn verify(ctx: &AppContext, actor: &Actor, token: &str) -> AppResult<u
         return Err(AppError::bad_input(INVALID_TOKEN));
     }
     write.user_changed(account.id);
+    audit::record(
+        &mut write,
+        EventType::EmailVerified,
+        Some(account.id),
+        json!({}),
+    )
+    .await?;
     write.commit().await?;
     Ok(user::Model {
         email_verified_at: Some(now),

@@ -7,6 +7,9 @@ use crate::auth::keys;
 use crate::config::SigningAlgorithm;
 use crate::entities::signing_key;
 use crate::error::{AppError, AppResult};
+use serde_json::json;
+
+use crate::services::audit::{self, EventType};
 use crate::services::write::{Actor, Write};
 use crate::state::AppContext;
 
@@ -19,8 +22,15 @@ pub async fn rotate(ctx: &AppContext, actor: &Actor) -> AppResult<signing_key::M
             "JWT_ALGORITHM is HS256: tokens are signed with JWT_SECRET, so rotate by changing it",
         ));
     }
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let created = keys::insert_active(write.db(), algorithm).await?;
+    audit::record(
+        &mut write,
+        EventType::SigningKeyRotated,
+        None,
+        json!({ "kid": created.kid, "algorithm": algorithm.name() }),
+    )
+    .await?;
     write.commit().await?;
     ctx.tokens.replace(keys::load(&ctx.db, &ctx.config).await?);
     tracing::info!(kid = %created.kid, algorithm = algorithm.name(), "rotated the signing key");

@@ -16,9 +16,12 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 
+use super::audit::{self, EventType};
 use super::session_store::{self, EndReason};
 use super::users;
 use super::write::{Actor, Write};
+use serde_json::json;
+
 use crate::entities::{post, tier, token_blacklist, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -81,6 +84,13 @@ pub async fn soft_delete(
     let deleted = row.update(write.db()).await?;
     session_store::end_all(&mut write, deleted.id, None, EndReason::UserDeleted).await?;
     write.user_changed(deleted.id);
+    audit::record(
+        &mut write,
+        EventType::UserDeleted,
+        Some(deleted.id),
+        json!({}),
+    )
+    .await?;
     write.commit().await?;
     Ok(deleted)
 }
@@ -98,6 +108,13 @@ pub async fn restore(ctx: &AppContext, actor: &Actor, username: &str) -> AppResu
     row.updated_at = Set(Utc::now());
     let restored = row.update(write.db()).await?;
     write.user_changed(restored.id);
+    audit::record(
+        &mut write,
+        EventType::UserRestored,
+        Some(restored.id),
+        json!({}),
+    )
+    .await?;
     write.commit().await?;
     Ok(restored)
 }
@@ -126,6 +143,15 @@ pub async fn delete_permanently(
         .exec(write.db())
         .await?;
     write.user_changed(target.id);
+    // The trail stays, without who it was (see `audit::redact_user`).
+    audit::redact_user(&write, target.id).await?;
+    audit::record(
+        &mut write,
+        EventType::UserPurged,
+        Some(target.id),
+        json!({}),
+    )
+    .await?;
     write.commit().await?;
     Ok(target)
 }
@@ -147,6 +173,7 @@ pub async fn set_tier(
     {
         return Err(AppError::NotFound(TIER_NOT_FOUND.to_owned()));
     }
+    let previous_tier = target.tier_id;
     let mut row = target.into_active_model();
     row.tier_id = Set(tier_id);
     row.updated_at = Set(Utc::now());
@@ -161,6 +188,13 @@ pub async fn set_tier(
             _ => AppError::from(error),
         })?;
     write.user_changed(updated.id);
+    audit::record(
+        &mut write,
+        EventType::TierChanged,
+        Some(updated.id),
+        json!({ "fromTierId": previous_tier, "toTierId": tier_id }),
+    )
+    .await?;
     write.commit().await?;
     Ok(updated)
 }
@@ -183,6 +217,13 @@ pub async fn set_superuser(
     row.updated_at = Set(Utc::now());
     let updated = row.update(write.db()).await?;
     write.user_changed(updated.id);
+    audit::record(
+        &mut write,
+        EventType::SuperuserChanged,
+        Some(updated.id),
+        json!({ "isSuperuser": is_superuser }),
+    )
+    .await?;
     write.commit().await?;
     Ok(updated)
 }

@@ -8,6 +8,7 @@
 
 pub mod account_mail;
 pub mod account_tokens;
+pub mod audit;
 pub mod changes;
 pub mod email_change;
 pub mod email_verification;
@@ -28,4 +29,6 @@ pub mod sessions;
 pub mod tiers;
 pub mod users;
 pub mod validation;
+pub mod webhook_deliveries;
+pub mod webhooks;
 pub mod write;

@@ -20,7 +20,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::write::Write;
+use super::write::{Origin, Write};
 use crate::entities::outbox_job;
 use crate::error::{AppError, AppResult};
 use crate::mail::Mail;
@@ -39,8 +39,15 @@ pub enum Job {
     Mail(Mail),
     /// Somebody asked to reset the password of whatever account has this
     /// address. Looked up by the worker, so the request itself does the
-    /// same work whether or not the address has an account.
-    PasswordResetRequest { email: String },
+    /// same work whether or not the address has an account; `origin` is
+    /// where the request came from, for its audit event.
+    PasswordResetRequest {
+        email: String,
+        #[serde(default)]
+        origin: Origin,
+    },
+    /// Send the webhook delivery with this id (`services::webhook_deliveries`).
+    WebhookDelivery { delivery_id: i64 },
 }
 
 impl Job {
@@ -48,6 +55,7 @@ impl Job {
         match self {
             Self::Mail(_) => "mail",
             Self::PasswordResetRequest { .. } => "password_reset_request",
+            Self::WebhookDelivery { .. } => "webhook_delivery",
         }
     }
 }
@@ -137,22 +145,37 @@ pub async fn fail(
     max_attempts: u32,
     retry_base: Duration,
 ) -> AppResult<AfterFailure> {
-    let now = Utc::now();
     let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+    let next = (attempts < max_attempts).then(|| retry_delay(attempts, retry_base));
+    fail_after(db, row, error, next).await
+}
+
+/// The try of `row` failed with `error`: try again after `next`, or (with
+/// `None`) mark the job failed. For job kinds with a schedule of their own
+/// (webhook deliveries).
+pub async fn fail_after(
+    db: &impl ConnectionTrait,
+    row: &outbox_job::Model,
+    error: &str,
+    next: Option<Duration>,
+) -> AppResult<AfterFailure> {
+    let now = Utc::now();
     let excerpt: String = error.chars().take(500).collect();
     let mut update = outbox_job::ActiveModel {
         id: Set(row.id),
         last_error: Set(Some(excerpt)),
         ..Default::default()
     };
-    let outcome = if attempts >= max_attempts {
-        update.failed_at = Set(Some(now));
-        AfterFailure::GaveUp
-    } else {
-        let delay = retry_delay(attempts, retry_base);
-        update.run_after =
-            Set(now + chrono::Duration::from_std(delay).map_err(AppError::internal)?);
-        AfterFailure::RetryIn(delay)
+    let outcome = match next {
+        Some(delay) => {
+            update.run_after =
+                Set(now + chrono::Duration::from_std(delay).map_err(AppError::internal)?);
+            AfterFailure::RetryIn(delay)
+        }
+        None => {
+            update.failed_at = Set(Some(now));
+            AfterFailure::GaveUp
+        }
     };
     update.update(db).await?;
     Ok(outcome)

@@ -13,10 +13,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::account_mail::{self, Page};
 use super::account_tokens::{self, Purpose};
+use super::audit::{self, EventType};
 use super::outbox::{self, Job};
 use super::session_store::{self, EndReason};
 use super::validation;
-use super::write::{Actor, Write};
+use super::write::{Actor, Origin, Write};
+use serde_json::json;
+
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_TOKEN};
 use crate::mail::Template;
@@ -33,23 +36,37 @@ pub async fn request(
     let email = validation::email(email)?;
     mail_limits::check_request(&ctx.limiter, &ctx.config.mail, limits, &email).await?;
     let mut write = Write::begin(ctx, actor).await?;
-    outbox::enqueue(&mut write, &Job::PasswordResetRequest { email }).await?;
+    let origin = actor.origin().clone();
+    outbox::enqueue(&mut write, &Job::PasswordResetRequest { email, origin }).await?;
     write.commit().await
 }
 
 /// The outbox job of a request: mail a reset link to the active account
-/// with address `email`, if there is one, and finish job `job_id` in the
-/// same transaction.
-pub async fn answer_request(app: &AppContext, job_id: i64, email: &str) -> AppResult<()> {
+/// with address `email`, if there is one, record
+/// `user.password_reset_requested` for it (from the request's `origin`),
+/// and finish job `job_id` in the same transaction.
+pub async fn answer_request(
+    app: &AppContext,
+    job_id: i64,
+    email: &str,
+    origin: &Origin,
+) -> AppResult<()> {
     // Read before the write begins (see `account_tokens::redeem` on SQLite).
     let account = user::Entity::find()
         .filter(user::Column::Email.eq(email))
         .filter(user::Column::IsDeleted.eq(false))
         .one(&app.db)
         .await?;
-    let actor = Actor::system();
+    let actor = Actor::new(None, origin.clone());
     let mut write = Write::begin(app, &actor).await?;
     if let Some(account) = account {
+        audit::record(
+            &mut write,
+            EventType::PasswordResetRequested,
+            Some(account.id),
+            json!({}),
+        )
+        .await?;
         let ttl = app.config.mail.password_reset_ttl;
         let token = account_tokens::issue(
             &write,
@@ -112,6 +129,13 @@ pub async fn reset(
     }
     session_store::end_all(&mut write, account.id, None, EndReason::PasswordChanged).await?;
     write.user_changed(account.id);
+    audit::record(
+        &mut write,
+        EventType::PasswordReset,
+        Some(account.id),
+        json!({}),
+    )
+    .await?;
     notify_password_changed(&mut write, &account).await?;
     write.commit().await
 }

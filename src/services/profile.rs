@@ -4,10 +4,13 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
+use super::audit::{self, EventType};
 use super::session_store::{self, EndReason};
 use super::users::{self, EMAIL_TAKEN, USERNAME_TAKEN, conflict_message};
 use super::write::{Actor, Write};
 use super::{email_verification, password_reset, validation};
+use serde_json::json;
+
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::RequestLimits;
@@ -55,6 +58,16 @@ pub async fn update_user(
         .transpose()?;
 
     let email_changed = email.as_ref().is_some_and(|email| *email != target.email);
+    // Which fields were given, for the audit event (never their values).
+    let fields: Vec<&str> = [
+        ("name", name.is_some()),
+        ("username", new_username.is_some()),
+        ("email", email.is_some()),
+        ("profileImageUrl", image.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, given)| given.then_some(field))
+    .collect();
     if email_changed
         && !actor
             .caller()
@@ -104,7 +117,21 @@ pub async fn update_user(
     write.user_changed(updated.id);
     if email_changed {
         email_verification::send_link(&mut write, &updated).await?;
+        audit::record(
+            &mut write,
+            EventType::EmailChanged,
+            Some(updated.id),
+            json!({ "confirmed": false }),
+        )
+        .await?;
     }
+    audit::record(
+        &mut write,
+        EventType::UserUpdated,
+        Some(updated.id),
+        json!({ "fields": fields }),
+    )
+    .await?;
     write.commit().await?;
     Ok(updated)
 }
@@ -155,6 +182,13 @@ pub async fn change_password(
     }
     session_store::end_all(&mut write, account.id, None, EndReason::PasswordChanged).await?;
     write.user_changed(account.id);
+    audit::record(
+        &mut write,
+        EventType::PasswordChanged,
+        Some(account.id),
+        json!({}),
+    )
+    .await?;
     password_reset::notify_password_changed(&mut write, account).await?;
     write.commit().await
 }

@@ -9,8 +9,11 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
+use super::audit::{self, EventType};
 use super::write::{Actor, Write};
 use super::{tiers, validation};
+use serde_json::{Value, json};
+
 use crate::entities::rate_limit;
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -63,6 +66,18 @@ fn path(value: &str, root_fields: &[String]) -> AppResult<String> {
     }
 }
 
+/// A rule as its audit events describe it.
+fn described(rule: &rate_limit::Model) -> Value {
+    json!({
+        "rateLimitId": rule.id,
+        "tierId": rule.tier_id,
+        "name": rule.name,
+        "path": rule.path,
+        "limit": rule.limit,
+        "period": rule.period,
+    })
+}
+
 fn rule_name(value: &str) -> AppResult<String> {
     validation::clean_text("name", value, (1, 64))
 }
@@ -82,7 +97,7 @@ pub async fn create(
     rule: NewRule,
     root_fields: &[String],
 ) -> AppResult<rate_limit::Model> {
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let tier = tiers::find(write.db(), tier_name).await?;
     let row = rate_limit::ActiveModel {
         tier_id: Set(tier.id),
@@ -97,6 +112,13 @@ pub async fn create(
         .insert(write.db())
         .await
         .map_err(|error| AppError::from_unique_violation(error, conflict))?;
+    audit::record(
+        &mut write,
+        EventType::RateLimitCreated,
+        None,
+        described(&created),
+    )
+    .await?;
     write.commit().await?;
     Ok(created)
 }
@@ -123,7 +145,7 @@ pub async fn update(
     changes: RuleChanges,
     root_fields: &[String],
 ) -> AppResult<rate_limit::Model> {
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let mut row = find(write.db(), tier_name, name).await?.into_active_model();
     if let Some(value) = changes.path {
         row.path = Set(path(&value, root_fields)?);
@@ -141,15 +163,29 @@ pub async fn update(
         .update(write.db())
         .await
         .map_err(|error| AppError::from_unique_violation(error, conflict))?;
+    audit::record(
+        &mut write,
+        EventType::RateLimitUpdated,
+        None,
+        described(&updated),
+    )
+    .await?;
     write.commit().await?;
     Ok(updated)
 }
 
 pub async fn delete(ctx: &AppContext, actor: &Actor, tier_name: &str, name: &str) -> AppResult<()> {
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let rule = find(write.db(), tier_name, name).await?;
     rate_limit::Entity::delete_by_id(rule.id)
         .exec(write.db())
         .await?;
+    audit::record(
+        &mut write,
+        EventType::RateLimitDeleted,
+        None,
+        described(&rule),
+    )
+    .await?;
     write.commit().await
 }

@@ -23,6 +23,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use serde_json::json;
+
+use super::audit::{self, EventType};
 use super::write::{Actor, Write};
 use crate::entities::session;
 use crate::error::{AppError, AppResult};
@@ -141,6 +144,13 @@ pub async fn rotate(
         return Ok(Rotation::Repeated(row));
     }
     end(write, &row, EndReason::RefreshTokenReused).await?;
+    audit::record(
+        write,
+        EventType::SessionReuseDetected,
+        Some(user_id),
+        json!({ "sessionId": sid }),
+    )
+    .await?;
     Ok(Rotation::Reused(row))
 }
 
@@ -255,6 +265,13 @@ pub async fn revoke(ctx: &AppContext, actor: &Actor, user_id: i32, sid: Uuid) ->
     if !end_of_user(&mut write, user_id, sid, EndReason::Revoked).await? {
         return Err(AppError::NotFound(SESSION_NOT_FOUND.to_owned()));
     }
+    audit::record(
+        &mut write,
+        EventType::SessionRevoked,
+        Some(user_id),
+        json!({ "sessionId": sid, "count": 1 }),
+    )
+    .await?;
     write.commit().await
 }
 
@@ -268,6 +285,15 @@ pub async fn revoke_all(
 ) -> AppResult<u64> {
     let mut write = Write::begin(ctx, actor).await?;
     let ended = end_all(&mut write, user_id, except, EndReason::Revoked).await?;
+    if ended > 0 {
+        audit::record(
+            &mut write,
+            EventType::SessionRevoked,
+            Some(user_id),
+            json!({ "count": ended }),
+        )
+        .await?;
+    }
     write.commit().await?;
     Ok(ended)
 }

@@ -10,6 +10,9 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use serde_json::json;
+
+use super::audit::{self, EventType};
 use super::session_store::{self, EndReason, Rotation};
 use super::write::{Actor, Write};
 use super::{revocation, users};
@@ -49,10 +52,17 @@ pub async fn login(
         Some(account) => login_limits::account_budget_left(&ctx.limiter, config, account.id).await,
         None => true,
     };
+    let subject = account.as_ref().map(|account| account.id);
     let Some(account) = account.filter(|_| budget_left) else {
-        // Unknown, or out of attempts: the same answer, after the same work.
+        // Unknown, or out of attempts: the same answer, after the same work
+        // (the hash, and the audit write).
         ctx.passwords.verify_dummy(password).await?;
-        return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
+        let reason = if subject.is_some() {
+            "too_many_attempts"
+        } else {
+            "unknown_account"
+        };
+        return Err(failed_login(ctx, actor, subject, reason).await);
     };
     let verdict = ctx
         .passwords
@@ -68,13 +78,17 @@ pub async fn login(
                      its logins fail until the password is set again"
                 );
             }
-            return Err(AppError::Unauthenticated(INVALID_CREDENTIALS));
+            return Err(failed_login(ctx, actor, subject, "unknown_hash_format").await);
         }
-        _ => return Err(AppError::Unauthenticated(INVALID_CREDENTIALS)),
+        Verdict::Match { .. } => {
+            return Err(failed_login(ctx, actor, subject, "account_deleted").await);
+        }
+        _ => return Err(failed_login(ctx, actor, subject, "wrong_password").await),
     };
     // Only after the right password: the refusal tells nothing to anyone
     // who does not already hold the account.
     if ctx.config.mail.require_verification && account.email_verified_at.is_none() {
+        failed_login(ctx, actor, subject, "email_not_verified").await;
         return Err(AppError::EmailNotVerified);
     }
     // Upgrade the hash while the password is at hand (see `auth::password`).
@@ -83,13 +97,47 @@ pub async fn login(
     } else {
         None
     };
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     if let Some(upgraded) = upgraded {
         replace_hash(&write, &account, upgraded).await?;
     }
     let opened = session_store::open(&write, account.id, ctx.config.session_max_age).await?;
+    audit::record(
+        &mut write,
+        EventType::LoginSucceeded,
+        Some(account.id),
+        json!({ "sessionId": opened.id }),
+    )
+    .await?;
     write.commit().await?;
     hand_out(ctx, account, &opened)
+}
+
+/// Record `user.login_failed` (about the identifier's account when there
+/// is one; never the password, nor an unknown identifier, which may be a
+/// password typed in the wrong box) in a write of its own, and return the
+/// refusal. A failure to record is logged: the answer stays the same.
+async fn failed_login(
+    ctx: &AppContext,
+    actor: &Actor,
+    subject: Option<i32>,
+    reason: &str,
+) -> AppError {
+    let recorded = async {
+        let mut write = Write::begin(ctx, actor).await?;
+        audit::record(
+            &mut write,
+            EventType::LoginFailed,
+            subject,
+            json!({ "reason": reason }),
+        )
+        .await?;
+        write.commit().await
+    };
+    if let Err(error) = recorded.await {
+        tracing::warn!(%error, "could not record a failed login");
+    }
+    AppError::Unauthenticated(INVALID_CREDENTIALS)
 }
 
 /// Store `upgraded` in place of the hash the login was checked against,
@@ -156,9 +204,10 @@ pub async fn logout(ctx: &AppContext, actor: &Actor, refresh_token: Option<&str>
         return Ok(());
     }
     let mut write = Write::begin(ctx, actor).await?;
+    let mut ended = Vec::new();
     if let Some(caller) = actor.caller() {
         revocation::revoke(&mut write, &caller.token, Some(caller.user.id)).await?;
-        end_session_of(&mut write, &caller.token.sid).await?;
+        ended.extend(end_session_of(&mut write, &caller.token.sid).await?);
     }
     if let Some(claims) = refresh {
         let owner = actor
@@ -166,18 +215,33 @@ pub async fn logout(ctx: &AppContext, actor: &Actor, refresh_token: Option<&str>
             .filter(|caller| caller.user.uuid == claims.sub)
             .map(|caller| caller.user.id);
         revocation::revoke(&mut write, &claims, owner).await?;
-        end_session_of(&mut write, &claims.sid).await?;
+        ended.extend(end_session_of(&mut write, &claims.sid).await?);
+    }
+    for (user_id, sid) in ended {
+        audit::record(
+            &mut write,
+            EventType::Logout,
+            Some(user_id),
+            json!({ "sessionId": sid }),
+        )
+        .await?;
     }
     write.commit().await
 }
 
-/// End session `sid` with a logout, if it is still live.
-async fn end_session_of(write: &mut Write<'_>, sid: &uuid::Uuid) -> AppResult<()> {
+/// End session `sid` with a logout, if it is still live: its user and id
+/// when it was.
+async fn end_session_of(
+    write: &mut Write<'_>,
+    sid: &uuid::Uuid,
+) -> AppResult<Option<(i32, uuid::Uuid)>> {
     let row = session::Entity::find_by_id(*sid).one(write.db()).await?;
-    if let Some(row) = row {
-        session_store::end(write, &row, EndReason::Logout).await?;
+    if let Some(row) = row
+        && session_store::end(write, &row, EndReason::Logout).await?
+    {
+        return Ok(Some((row.user_id, row.id)));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The pair of `row`'s current tokens. Minting is deterministic, so a

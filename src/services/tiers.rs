@@ -6,9 +6,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set, SqlErr,
 };
 
+use super::audit::{self, EventType};
 use super::lifecycle::TIER_NOT_FOUND;
 use super::validation;
 use super::write::{Actor, Write};
+use serde_json::json;
+
 use crate::entities::{tier, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -41,11 +44,18 @@ pub async fn create(ctx: &AppContext, actor: &Actor, name: &str) -> AppResult<ti
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let created = row
         .insert(write.db())
         .await
         .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))?;
+    audit::record(
+        &mut write,
+        EventType::TierCreated,
+        None,
+        json!({ "tierId": created.id, "name": created.name }),
+    )
+    .await?;
     write.commit().await?;
     Ok(created)
 }
@@ -57,13 +67,22 @@ pub async fn rename(
     new_name: &str,
 ) -> AppResult<tier::Model> {
     let new_name = tier_name(new_name)?;
-    let write = Write::begin(ctx, actor).await?;
-    let mut row = find(write.db(), name).await?.into_active_model();
+    let mut write = Write::begin(ctx, actor).await?;
+    let previous = find(write.db(), name).await?;
+    let previous_name = previous.name.clone();
+    let mut row = previous.into_active_model();
     row.name = Set(new_name);
     let renamed = row
         .update(write.db())
         .await
         .map_err(|error| AppError::from_unique_violation(error, |_| TIER_NAME_TAKEN.to_owned()))?;
+    audit::record(
+        &mut write,
+        EventType::TierRenamed,
+        None,
+        json!({ "tierId": renamed.id, "from": previous_name, "to": renamed.name }),
+    )
+    .await?;
     write.commit().await?;
     Ok(renamed)
 }
@@ -71,7 +90,7 @@ pub async fn rename(
 /// Delete a tier and its rate-limit rules; refused while users are on it
 /// (soft-deleted users included: restoring them must find their tier).
 pub async fn delete(ctx: &AppContext, actor: &Actor, name: &str) -> AppResult<()> {
-    let write = Write::begin(ctx, actor).await?;
+    let mut write = Write::begin(ctx, actor).await?;
     let tier = find(write.db(), name).await?;
     let members = user::Entity::find()
         .filter(user::Column::TierId.eq(tier.id))
@@ -90,5 +109,12 @@ pub async fn delete(ctx: &AppContext, actor: &Actor, name: &str) -> AppResult<()
             }
             _ => AppError::from(error),
         })?;
+    audit::record(
+        &mut write,
+        EventType::TierDeleted,
+        None,
+        json!({ "tierId": tier.id, "name": tier.name }),
+    )
+    .await?;
     write.commit().await
 }

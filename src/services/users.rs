@@ -4,8 +4,10 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
+use serde_json::json;
 use uuid::Uuid;
 
+use super::audit::{self, EventType};
 use super::write::{Actor, Write};
 use super::{email_verification, validation};
 use crate::entities::user;
@@ -73,6 +75,13 @@ pub async fn register(
     if created.email_verified_at.is_none() {
         email_verification::send_link(&mut write, &created).await?;
     }
+    audit::record(
+        &mut write,
+        EventType::UserRegistered,
+        Some(created.id),
+        json!({ "uuid": created.uuid, "username": created.username }),
+    )
+    .await?;
     write.commit().await?;
     Ok(created)
 }

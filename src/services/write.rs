@@ -36,7 +36,7 @@ const WRITE_TRANSACTION: TransactionOptions = TransactionOptions {
 };
 
 /// Where a request came from, as the HTTP layer saw it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     /// The client address (`TRUSTED_PROXIES` decides who that is).
     pub ip: Option<IpAddr>,
@@ -52,18 +52,33 @@ pub struct Origin {
 pub struct Actor {
     caller: Option<Caller>,
     origin: Origin,
+    /// usergraph itself, not a client.
+    system: bool,
 }
 
 impl Actor {
     #[must_use]
     pub fn new(caller: Option<Caller>, origin: Origin) -> Self {
-        Self { caller, origin }
+        Self {
+            caller,
+            origin,
+            system: false,
+        }
     }
 
     /// usergraph itself: the command line and background tasks.
     #[must_use]
     pub fn system() -> Self {
-        Self::default()
+        Self {
+            system: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this is usergraph itself rather than a client.
+    #[must_use]
+    pub fn is_system(&self) -> bool {
+        self.system && self.caller.is_none()
     }
 
     #[must_use]

@@ -57,7 +57,11 @@ impl Tasks {
             db: crate::db::connect_sized(&app.config, 2).await?,
             ..app.clone()
         };
-        tasks.spawn("outbox", outbox::run(worker, mailer, tasks.cancellation()));
+        let senders = outbox::Senders {
+            mailer,
+            webhooks: crate::webhooks::Sender::from_config(&app.config.webhooks)?,
+        };
+        tasks.spawn("outbox", outbox::run(worker, senders, tasks.cancellation()));
         tasks.spawn("purge", purge::run(app.clone(), tasks.cancellation()));
         if app.config.jwt_algorithm != SigningAlgorithm::HS256 {
             tasks.spawn(

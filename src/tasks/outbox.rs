@@ -4,20 +4,28 @@
 //!
 //! Each job kind is a small handler below. A job that fails is tried again
 //! later (`MAIL_RETRY_BASE`, doubling, at most five minutes apart) until
-//! `MAIL_MAX_ATTEMPTS`, then it is marked failed and logged. Stopping waits
+//! `MAIL_MAX_ATTEMPTS`, then it is marked failed and logged. A webhook
+//! delivery keeps its own schedule (`services::webhook_deliveries`). Stopping waits
 //! for the job in hand; jobs not yet claimed stay in the table.
 
 use tokio_util::sync::CancellationToken;
 
 use crate::mail::Mailer;
 use crate::services::outbox::{self, AfterFailure, Claimed, Job};
-use crate::services::password_reset;
+use crate::services::{password_reset, webhook_deliveries};
 use crate::state::AppContext;
+use crate::webhooks::Sender;
 
-pub async fn run(app: AppContext, mailer: Mailer, cancel: CancellationToken) {
-    tracing::info!(mail = %mailer.describe(), "outbox worker started");
+/// What the handlers send with.
+pub struct Senders {
+    pub mailer: Mailer,
+    pub webhooks: Sender,
+}
+
+pub async fn run(app: AppContext, senders: Senders, cancel: CancellationToken) {
+    tracing::info!(mail = %senders.mailer.describe(), "outbox worker started");
     loop {
-        drain(&app, &mailer, &cancel).await;
+        drain(&app, &senders, &cancel).await;
         tokio::select! {
             () = cancel.cancelled() => return,
             () = app.outbox_wakeup.notified() => {}
@@ -27,7 +35,7 @@ pub async fn run(app: AppContext, mailer: Mailer, cancel: CancellationToken) {
 }
 
 /// Run due jobs until none is left (or the server stops).
-async fn drain(app: &AppContext, mailer: &Mailer, cancel: &CancellationToken) {
+async fn drain(app: &AppContext, senders: &Senders, cancel: &CancellationToken) {
     while !cancel.is_cancelled() {
         let claimed = match outbox::claim(&app.db, 1).await {
             Ok(claimed) => claimed,
@@ -40,23 +48,30 @@ async fn drain(app: &AppContext, mailer: &Mailer, cancel: &CancellationToken) {
             return;
         }
         for job in claimed {
-            run_one(app, mailer, job).await;
+            run_one(app, senders, job).await;
         }
     }
 }
 
-async fn run_one(app: &AppContext, mailer: &Mailer, claimed: Claimed) {
+async fn run_one(app: &AppContext, senders: &Senders, claimed: Claimed) {
     let Claimed { row, job } = claimed;
     let outcome = match &job {
-        Some(Job::Mail(mail)) => match mailer.send(mail).await {
+        Some(Job::Mail(mail)) => match senders.mailer.send(mail).await {
             Ok(()) => outbox::finish(&app.db, row.id)
                 .await
                 .map_err(|error| error.to_string()),
             Err(error) => Err(error),
         },
         // Finishes the job in its own transaction.
-        Some(Job::PasswordResetRequest { email }) => {
-            password_reset::answer_request(app, row.id, email)
+        Some(Job::PasswordResetRequest { email, origin }) => {
+            password_reset::answer_request(app, row.id, email, origin)
+                .await
+                .map_err(|error| error.to_string())
+        }
+        // Records its outcome and next try itself; an error here is the
+        // database's, and the job is tried again like any other.
+        Some(Job::WebhookDelivery { delivery_id }) => {
+            webhook_deliveries::attempt(app, &senders.webhooks, &row, *delivery_id)
                 .await
                 .map_err(|error| error.to_string())
         }

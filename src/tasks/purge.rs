@@ -1,12 +1,13 @@
 //! Deleting what nobody needs any more, every `PURGE_INTERVAL`: revoked-token
 //! rows of tokens that have expired anyway, sessions past their end (or
 //! ended longer ago than a refresh token lives), expired account tokens
-//! (mailed links), and change-feed entries past `CHANGE_FEED_RETENTION`.
+//! (mailed links), change-feed entries past `CHANGE_FEED_RETENTION`, and
+//! audit events past `AUDIT_RETENTION`.
 //! Several instances purging at once delete the same rows; that is harmless.
 
 use tokio_util::sync::CancellationToken;
 
-use crate::services::{account_tokens, changes, revocation, session_store};
+use crate::services::{account_tokens, audit, changes, revocation, session_store};
 use crate::state::AppContext;
 
 pub async fn run(app: AppContext, cancel: CancellationToken) {
@@ -35,5 +36,10 @@ async fn purge_once(app: &AppContext) {
         Ok(0) => {}
         Ok(pruned) => tracing::debug!(pruned, "pruned old change-feed entries"),
         Err(error) => tracing::warn!(%error, "could not prune the change feed"),
+    }
+    match audit::prune(&app.db, app.config.audit_retention).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::debug!(pruned, "pruned old audit events"),
+        Err(error) => tracing::warn!(%error, "could not prune the audit log"),
     }
 }

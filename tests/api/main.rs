@@ -7,8 +7,10 @@ mod common;
 mod databases;
 mod fixtures;
 mod smtp_sink;
+mod webhook_receiver;
 
 mod admin;
+mod audit;
 mod cli;
 mod errors;
 mod extending;
@@ -37,4 +39,5 @@ mod tiers;
 mod tokens;
 mod users_read;
 mod users_write;
+mod webhooks;
 mod write_path;

@@ -6,11 +6,14 @@ use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::AuditEventPage;
 use super::post::Post;
 use super::tier::Tier;
+use crate::auth::guards::authentication;
 use crate::auth::{Authentication, Capabilities};
 use crate::entities::{post, tier, user};
 use crate::graphql::loaders::{self, PostsPage};
+use crate::services::audit::{self, AuditFilter};
 use crate::services::listing;
 use async_graphql::ErrorExtensions;
 
@@ -156,5 +159,37 @@ impl User {
             .into_iter()
             .map(|post| Post::by(post, &self.model))
             .collect())
+    }
+
+    /// The user's logins, sessions, password and address changes, newest
+    /// first. Only the user themselves and superusers see them.
+    #[graphql(complexity = "crate::graphql::complexity::page(first, child_complexity)")]
+    async fn security_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditEventPage> {
+        if !Capabilities::of_request(authentication(ctx)).can_manage(self.model.id) {
+            return Err(crate::error::AppError::Forbidden(
+                "Only the user and superusers see a user's security events".to_owned(),
+            )
+            .extend());
+        }
+        let size = crate::graphql::audit::page_size(first.unwrap_or(20)).map_err(|e| e.extend())?;
+        let before = audit::parse_cursor(after.as_deref()).map_err(|e| e.extend())?;
+        let filter = AuditFilter {
+            types: audit::SECURITY_TYPES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+            subject_user_id: Some(self.model.id),
+            ..AuditFilter::default()
+        };
+        let db = &crate::graphql::app_context(ctx)?.db;
+        let (rows, has_more) = audit::page(db, &filter, size, before)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(AuditEventPage::new(rows, has_more))
     }
 }
