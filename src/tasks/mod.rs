@@ -50,11 +50,12 @@ impl Tasks {
             change_feed::start(&mut tasks, app).await?;
         }
         let mailer = Mailer::from_config(&app.config)?;
-        // Its own small pool: the worker never waits behind requests for a
-        // connection, and its statements are not counted as the requests'
-        // (the benchmark reports statements per request).
+        // Its own small pool, a connection per job in hand: the worker never
+        // waits behind requests for a connection, and its statements are
+        // not counted as the requests' (the benchmark reports statements per
+        // request).
         let worker = AppContext {
-            db: crate::db::connect_sized(&app.config, 2).await?,
+            db: crate::db::connect_sized(&app.config, outbox::JOBS_AT_ONCE).await?,
             ..app.clone()
         };
         let senders = outbox::Senders {

@@ -1,12 +1,14 @@
-//! The outbox worker: runs the jobs of `services::outbox` one by one, woken
+//! The outbox worker: runs the jobs of `services::outbox` a few at a time
+//! (so one slow webhook receiver does not hold up mail), woken
 //! by a write on this instance that added one, or every
 //! `OUTBOX_POLL_INTERVAL` for retries and jobs other instances wrote.
 //!
 //! Each job kind is a small handler below. A job that fails is tried again
 //! later (`MAIL_RETRY_BASE`, doubling, at most five minutes apart) until
 //! `MAIL_MAX_ATTEMPTS`, then it is marked failed and logged. A webhook
-//! delivery keeps its own schedule (`services::webhook_deliveries`). Stopping waits
-//! for the job in hand; jobs not yet claimed stay in the table.
+//! delivery keeps its own schedule (`services::webhook_deliveries`).
+//! Stopping waits for the jobs in hand; jobs not yet claimed stay in the
+//! table.
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +17,9 @@ use crate::services::outbox::{self, AfterFailure, Claimed, Job};
 use crate::services::{password_reset, webhook_deliveries};
 use crate::state::AppContext;
 use crate::webhooks::Sender;
+
+/// Jobs claimed and run together.
+pub const JOBS_AT_ONCE: u32 = 4;
 
 /// What the handlers send with.
 pub struct Senders {
@@ -37,7 +42,7 @@ pub async fn run(app: AppContext, senders: Senders, cancel: CancellationToken) {
 /// Run due jobs until none is left (or the server stops).
 async fn drain(app: &AppContext, senders: &Senders, cancel: &CancellationToken) {
     while !cancel.is_cancelled() {
-        let claimed = match outbox::claim(&app.db, 1).await {
+        let claimed = match outbox::claim(&app.db, u64::from(JOBS_AT_ONCE)).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the outbox; trying again at the next poll");
@@ -47,9 +52,7 @@ async fn drain(app: &AppContext, senders: &Senders, cancel: &CancellationToken) 
         if claimed.is_empty() {
             return;
         }
-        for job in claimed {
-            run_one(app, senders, job).await;
-        }
+        futures::future::join_all(claimed.into_iter().map(|job| run_one(app, senders, job))).await;
     }
 }
 

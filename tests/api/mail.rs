@@ -182,6 +182,16 @@ async fn password_reset_flow(backend: Backend) {
         .gql(RESET, json!({ "token": token, "password": "short" }))
         .await;
     weak.expect_code("BAD_USER_INPUT");
+    // The rules of every new password apply (issue 15): a common one is
+    // refused even when it has every kind of character.
+    let common = app
+        .gql(RESET, json!({ "token": token, "password": "Sasha_007" }))
+        .await;
+    assert!(
+        common.expect_code("BAD_USER_INPUT").contains("most common"),
+        "{}",
+        common.text
+    );
     let reset = app
         .gql(RESET, json!({ "token": token, "password": NEW_PASSWORD }))
         .await;
