@@ -9,6 +9,7 @@ pub mod admin;
 pub mod complexity;
 pub mod document_limits;
 pub mod hardening;
+pub mod introspection;
 pub mod keys;
 pub mod loaders;
 pub mod posts;
@@ -121,7 +122,12 @@ where
         .extension(hardening::Hardening::from_config(limits))
         .extension(rate_limiting::RootFieldLimits);
     if !limits.introspection {
-        builder = builder.disable_introspection();
+        // Refused with a code rather than answered with `null`, and no
+        // "Did you mean …" in validation errors: field names stay unlisted.
+        builder = builder
+            .extension(introspection::IntrospectionDisabled)
+            .disable_introspection()
+            .disable_suggestions();
     }
     let schema = builder
         .data(Loaders::new(&app.db))
