@@ -27,7 +27,7 @@ const SETTINGS: [&str; 13] = [
 ];
 
 /// The binary in a fresh directory, with none of the caller's settings.
-fn usergraph(dir: &std::path::Path) -> Command {
+pub fn usergraph(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_usergraph"));
     command.current_dir(dir).env("BCRYPT_COST", "4");
     for setting in SETTINGS.iter().filter(|setting| **setting != "BCRYPT_COST") {
@@ -36,7 +36,7 @@ fn usergraph(dir: &std::path::Path) -> Command {
     command
 }
 
-fn stderr_of(output: &Output) -> String {
+pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
