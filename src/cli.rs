@@ -1,5 +1,7 @@
 //! The command line. With no sub-command, `usergraph` serves.
 
+mod doctor;
+
 use std::io::{BufRead, IsTerminal};
 
 use clap::{Parser, Subcommand};
@@ -44,6 +46,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Check the settings, the database and its migrations, Redis and the
+    /// signing keys, one line each; exit 1 when one fails. Changes nothing.
+    Doctor,
     /// The keys that sign tokens (EdDSA and ES256).
     Keys {
         #[command(subcommand)]
@@ -97,6 +102,13 @@ pub async fn run(cli: Cli) -> AppResult<()> {
             Ok(())
         }
         Command::Keys { action } => run_keys(cli.config, action).await,
+        Command::Doctor => {
+            if doctor::run(&cli.config).await {
+                Ok(())
+            } else {
+                Err(AppError::Config("doctor: some checks failed".to_owned()))
+            }
+        }
     }
 }
 

@@ -120,6 +120,11 @@ pub struct Config {
     #[arg(long, env = "PURGE_INTERVAL", default_value = "15m", value_parser = parse_duration)]
     pub purge_interval: Duration,
 
+    /// Longest wait for each check of `GET /health/ready` (database,
+    /// migrations, Redis) before it counts as failed and the answer is 503.
+    #[arg(long, env = "HEALTH_TIMEOUT", default_value = "2s", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
+
     #[command(flatten)]
     pub limits: LimitsConfig,
 

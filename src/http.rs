@@ -2,8 +2,8 @@
 //! says (`POST` with a JSON body, `GET` for queries; see
 //! `graphql_over_http`), and shows the GraphiQL playground to a browser
 //! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page;
-//! `GET /health` checks the database; `/.well-known/` publishes the keys
-//! that verify tokens.
+//! `/health`, `/health/live` and `/health/ready` answer probes (see
+//! `health`); `/.well-known/` publishes the keys that verify tokens.
 //!
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read, together with the
@@ -12,6 +12,7 @@
 
 mod graphql_over_http;
 mod headers;
+mod health;
 mod metrics;
 mod pages;
 pub mod well_known;
@@ -29,7 +30,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use sea_orm::ConnectionTrait;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
@@ -86,7 +86,9 @@ pub fn router(state: AppState) -> Router {
     let limits = &state.app.config.limits;
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/health", get(health))
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route(well_known::JWKS_PATH, get(well_known::jwks))
         .route(
             well_known::DISCOVERY_PATH,
@@ -438,18 +440,4 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "INTERNAL",
         "Internal server error",
     )
-}
-
-/// `GET /health`: one real statement (`SELECT 1`) through the pool, so the
-/// answer means queries work, not merely that a socket is open.
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let backend = state.app.db.get_database_backend();
-    let probe = sea_orm::Statement::from_string(backend, "SELECT 1");
-    match state.app.db.query_one_raw(probe).await {
-        Ok(_) => (StatusCode::OK, "ok"),
-        Err(error) => {
-            tracing::warn!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
-    }
 }

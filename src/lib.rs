@@ -5,7 +5,8 @@
 
 /// Passwords, tokens, the current caller and guards.
 pub mod auth;
-/// The command line: `serve`, `migrate`, `create-superuser`, `export-schema`.
+/// The command line: `serve`, `migrate`, `create-superuser`, `export-schema`,
+/// `keys`, `doctor`.
 pub mod cli;
 /// Every setting, its default and its meaning.
 pub mod config;

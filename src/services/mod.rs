@@ -7,6 +7,7 @@
 //! [`AppContext`]: crate::state::AppContext
 
 pub mod changes;
+pub mod health;
 pub mod keys;
 pub mod lifecycle;
 pub mod listing;
