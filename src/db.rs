@@ -6,11 +6,10 @@
 //! transaction holding an advisory lock, so instances starting together apply
 //! each migration once.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use prometheus_client::metrics::counter::Counter;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
@@ -23,14 +22,21 @@ use crate::error::{AppError, AppResult};
 const MIGRATION_LOCK_KEY: i64 = 0x7573_6572_6772_6170;
 
 /// How many SQL statements this process has sent: the benchmark reports it
-/// per request and tests prove batched loading with it.
+/// per request and tests prove batched loading with it. It is also
+/// `usergraph_sql_statements_total` of `/metrics`.
 #[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter(Counter);
 
 impl StatementCounter {
     #[must_use]
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
+    }
+
+    /// The counter itself, for the metrics registry.
+    #[must_use]
+    pub fn counter(&self) -> Counter {
+        self.0.clone()
     }
 }
 
@@ -38,9 +44,9 @@ impl StatementCounter {
 pub async fn connect_counted(config: &Config) -> AppResult<(DatabaseConnection, StatementCounter)> {
     let mut db = connect(config).await?;
     let counter = StatementCounter::default();
-    let inner = Arc::clone(&counter.0);
+    let inner = counter.0.clone();
     db.set_metric_callback(move |_| {
-        inner.fetch_add(1, Ordering::Relaxed);
+        inner.inc();
     });
     Ok((db, counter))
 }

@@ -1,7 +1,8 @@
 //! HTTP routes: `/graphql` answers GraphQL over HTTP as its specification
 //! says (`POST` with a JSON body, `GET` for queries; see
 //! `graphql_over_http`), and shows the GraphiQL playground to a browser
-//! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page;
+//! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page and
+//! `/` a landing page, all embedded in the executable (see `assets`);
 //! `/health`, `/health/live` and `/health/ready` answer probes (see
 //! `health`); `/.well-known/` publishes the keys that verify tokens.
 //!
@@ -10,6 +11,7 @@
 //! client IP and the request's rate-limit state. Limits that need no parsing
 //! (body size, batch size, time) are enforced here too.
 
+pub mod assets;
 mod graphql_over_http;
 mod headers;
 mod health;
@@ -21,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql::parser::types::DocumentOperations;
 use async_graphql::{ErrorExtensions, Pos};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -85,6 +88,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limits = &state.app.config.limits;
     let mut router = Router::new()
+        .route("/", get(pages::landing))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
@@ -140,7 +144,7 @@ async fn graphql_get(
 ) -> Response {
     let has_query = matches!(&parameters, Ok(Query(GetParameters { query: Some(_), .. })));
     if !has_query && state.app.config.limits.playground && pages::wants_html(&headers) {
-        return pages::playground(&state.app.config.clients).await;
+        return pages::playground(&state.app.config.clients, &headers).await;
     }
     graphql(state, peer, headers, Incoming::Get(parameters)).await
 }
@@ -282,11 +286,13 @@ async fn serve_graphql(
     incoming: Incoming,
     request_id: RequestId,
 ) -> Response {
+    let started = std::time::Instant::now();
     let config = &state.app.config.limits;
     let (format, mut request) = match read_request(config, headers, incoming) {
         Ok(read) => read,
         Err(refusal) => return *refusal,
     };
+    let operations = operation_names(&mut request);
     let freshness = if may_write(&mut request) {
         Freshness::Database
     } else {
@@ -299,7 +305,9 @@ async fn serve_graphql(
                 error.extend().into_server_error(Pos::default()),
             ]);
             mask_and_code_errors(&mut response, &request_id, config.max_errors);
-            return graphql_response(format, &BatchResponse::Single(response), config);
+            let response = BatchResponse::Single(response);
+            record_outcome(state, &operations, &response, None, started);
+            return graphql_response(format, &response, config);
         }
     };
     let client = client_ip(peer, headers, &config.trusted_proxies);
@@ -312,6 +320,7 @@ async fn serve_graphql(
         request_id: Some(request_id.0.clone()),
     };
     let limits = Arc::new(RequestLimits::new(client, config.ipv6_prefix));
+    let user_id = authentication.caller().map(|caller| caller.user.id);
     let request = request
         .data(authentication)
         .data(RefreshCookie::from_headers(headers))
@@ -327,9 +336,79 @@ async fn serve_graphql(
             .iter_mut()
             .for_each(|response| mask_and_code_errors(response, &request_id, config.max_errors)),
     }
+    record_outcome(state, &operations, &response, user_id, started);
     let mut http_response = graphql_response(format, &response, config);
     add_rate_limit_headers(&mut http_response, limits.report());
     http_response
+}
+
+/// The operation name of each request of a batch: the one the client
+/// chose, else the name of the document's only operation. (The document
+/// is parsed once; async-graphql keeps the result on the request.)
+fn operation_names(batch: &mut BatchRequest) -> Vec<Option<String>> {
+    batch
+        .iter_mut()
+        .map(|request| {
+            if let Some(name) = &request.operation_name {
+                return Some(name.clone());
+            }
+            match &request.parsed_query().ok()?.operations {
+                DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                    operations.keys().next().map(ToString::to_string)
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Count each operation by its outcome code (`OK` without errors, else the
+/// first error's code), time the request, and write one access-log line
+/// (`RUST_LOG=usergraph::access=debug`) in the request's span, so it
+/// carries the request id.
+fn record_outcome(
+    state: &AppState,
+    operations: &[Option<String>],
+    response: &BatchResponse,
+    user_id: Option<i32>,
+    started: std::time::Instant,
+) {
+    let responses = match response {
+        BatchResponse::Single(response) => std::slice::from_ref(response),
+        BatchResponse::Batch(responses) => responses.as_slice(),
+    };
+    let metrics = &state.app.metrics;
+    let elapsed = started.elapsed();
+    for (operation, response) in operations.iter().zip(responses) {
+        let code = response
+            .errors
+            .first()
+            .and_then(|error| error.extensions.as_ref())
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .unwrap_or(if response.errors.is_empty() {
+                "OK"
+            } else {
+                "BAD_USER_INPUT"
+            });
+        metrics.graphql_operation(operation.as_deref(), code);
+        tracing::debug!(
+            target: "usergraph::access",
+            operation = operation.as_deref().unwrap_or("anonymous"),
+            user_id,
+            code,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "graphql operation"
+        );
+    }
+    let timed = match operations {
+        [single] => single.as_deref(),
+        _ => Some("batch"),
+    };
+    metrics.graphql_latency(timed, elapsed);
 }
 
 /// The HTTP response for an executed request: the status and body the spec

@@ -1,6 +1,6 @@
 //! What every request shares: the database pool, the settings, the token
-//! keys, the password hasher, the session cache and the rate limiter. Cheap
-//! to clone.
+//! keys, the password hasher, the session cache, the rate limiter and the
+//! metrics. Cheap to clone.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct AppContext {
     pub sessions: Arc<SessionCache>,
     pub sql_statements: StatementCounter,
     pub limiter: Arc<RateLimiter>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppContext {
@@ -39,6 +42,7 @@ impl AppContext {
             config.session_cache_ttl,
             config.change_poll_interval,
         );
+        let metrics = Arc::new(Metrics::new(sql_statements.counter()));
         Self {
             db,
             config: Arc::new(config),
@@ -47,6 +51,7 @@ impl AppContext {
             sessions: Arc::new(sessions),
             sql_statements,
             limiter: Arc::new(RateLimiter::in_memory()),
+            metrics,
         }
     }
 

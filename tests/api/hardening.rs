@@ -196,8 +196,8 @@ async fn internal_errors_carry_the_request_id_and_no_detail() {
 
 #[tokio::test]
 async fn every_response_has_security_headers_and_the_playground_a_policy_it_can_run_under() {
-    // The CDN fallback: no self-hosted build in this folder.
-    let app = start(|config| config.clients.playground_dir = "no-such-build".into()).await;
+    // The CDN page, which only a setting turns on.
+    let app = start(|config| config.clients.playground_cdn = true).await;
     let api = app.gql("{ __typename }", json!({})).await;
     let health = app
         .send(Request::get("/health").body(Body::empty()).unwrap())
