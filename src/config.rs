@@ -143,6 +143,13 @@ pub struct Config {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Base URL of an OpenTelemetry collector (OTLP over HTTP, protobuf),
+    /// e.g. `http://127.0.0.1:4318`: one span per GraphQL request is sent
+    /// to `<URL>/v1/traces`, continuing a caller's `traceparent`. Unset:
+    /// no traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
+
     #[command(flatten)]
     pub limits: LimitsConfig,
 

@@ -22,8 +22,8 @@ pub mod well_known;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::parser::types::DocumentOperations;
+use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::{ErrorExtensions, Pos};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -158,7 +158,12 @@ async fn graphql(
     incoming: Incoming,
 ) -> Response {
     let request_id = RequestId(uuid::Uuid::new_v4().simple().to_string());
-    let span = tracing::info_span!("graphql", request_id = %request_id.0);
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %request_id.0,
+        operation = tracing::field::Empty
+    );
+    crate::telemetry::continue_trace(&span, &headers);
     let timeout = state.app.config.limits.request_timeout;
     let peer = peer.map(|Extension(ConnectInfo(address))| address);
     let serving = serve_graphql(&state, peer, &headers, incoming, request_id.clone());
@@ -293,6 +298,9 @@ async fn serve_graphql(
         Err(refusal) => return *refusal,
     };
     let operations = operation_names(&mut request);
+    if let [Some(name)] = operations.as_slice() {
+        tracing::Span::current().record("operation", name.as_str());
+    }
     let freshness = if may_write(&mut request) {
         Freshness::Database
     } else {

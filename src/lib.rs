@@ -32,6 +32,8 @@ pub mod services;
 pub mod state;
 /// Background work: the change-feed poller and listener, purging.
 pub mod tasks;
+/// Log lines and OpenTelemetry traces.
+pub mod telemetry;
 
 use std::time::Duration;
 
