@@ -6,8 +6,9 @@
 //! To add a page: commit its files under `web/<name>/` (a built bundle goes
 //! in a committed `dist/`, which `.ci/run` rebuilds and compares), declare
 //! a folder type below with `#[derive(RustEmbed)]`, and mount it in
-//! `http::router` with [`mount`]: `/<name>` then serves `index.html` and
-//! `/<name>/<file>` each file, under the `'self'`-only page policy.
+//! `http::router` with [`mount`]: `/<name>` then serves `index.html`,
+//! `/<name>/<file>` each file and `/<name>/<page>` the file `<page>.html`,
+//! under the `'self'`-only page policy.
 
 use std::borrow::Cow;
 
@@ -61,7 +62,9 @@ pub fn mount<E: RustEmbed + 'static, S: Clone + Send + Sync + 'static>(
         .route(&format!("{prefix}/{{*path}}"), get(handler))
 }
 
-/// The file of `E` at `path` (`/` or empty: `index.html`): its media type
+/// The file of `E` at `path` (`/` or empty: `index.html`; a name without
+/// an extension: that name with `.html` when no file has the bare name):
+/// its media type
 /// from its extension, an `ETag` of its SHA-256 (304 when the browser has
 /// it), `no-cache` so a new binary's files are picked up at once; 404 when
 /// the folder has no such file.
@@ -73,7 +76,15 @@ pub fn serve<E: RustEmbed>(path: &str, request_headers: &HeaderMap) -> Response 
     } else {
         Cow::Borrowed(path)
     };
-    let Some(file) = E::get(&path) else {
+    // Clean URLs: `/account/verify` is `verify.html` when there is no
+    // file named `verify`.
+    let file = E::get(&path).or_else(|| {
+        let last = path.rsplit('/').next().unwrap_or_default();
+        (!last.contains('.'))
+            .then(|| E::get(&format!("{path}.html")))
+            .flatten()
+    });
+    let Some(file) = file else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let hash = file.metadata.sha256_hash();
@@ -133,7 +144,12 @@ mod tests {
     #[tokio::test]
     async fn a_mounted_folder_serves_its_index_and_files_under_the_page_policy() {
         let router: Router = mount::<LandingFiles, ()>(Router::new(), "/welcome");
-        for path in ["/welcome", "/welcome/", "/welcome/index.html"] {
+        for path in [
+            "/welcome",
+            "/welcome/",
+            "/welcome/index.html",
+            "/welcome/index",
+        ] {
             let response = router
                 .clone()
                 .oneshot(Request::get(path).body(Body::empty()).expect("request"))
