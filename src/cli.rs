@@ -1,5 +1,7 @@
 //! The command line. With no sub-command, `usergraph` serves.
 
+mod doctor;
+
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -70,6 +72,9 @@ pub enum Command {
         #[arg(long)]
         skip_invalid: bool,
     },
+    /// Check the settings, the database and its migrations, Redis and the
+    /// signing keys, one line each; exit 1 when one fails. Changes nothing.
+    Doctor,
     /// The keys that sign tokens (EdDSA and ES256).
     Keys {
         #[command(subcommand)]
@@ -143,6 +148,13 @@ pub async fn run(cli: Cli) -> AppResult<()> {
                 }
             };
             run_import(cli.config, source, options).await
+        }
+        Command::Doctor => {
+            if doctor::run(&cli.config).await {
+                Ok(())
+            } else {
+                Err(AppError::Config("doctor: some checks failed".to_owned()))
+            }
         }
     }
 }

@@ -110,10 +110,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
 
-    /// Serve `GET /metrics` (Prometheus text: SQL statements sent so far).
-    /// Off by default; the benchmark turns it on.
+    /// Serve `GET /metrics` (Prometheus text: requests, logins, rate-limit
+    /// refusals, session cache, database pool, SQL statements, build) to
+    /// anyone. Off by default; the benchmark turns it on.
     #[arg(long, env = "METRICS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
     pub metrics_enabled: bool,
+
+    /// Serve `GET /metrics` only to requests with `Authorization: Bearer
+    /// <this token>` (whatever `METRICS_ENABLED` says).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 
     /// Mark the refresh-token cookie `Secure` (set this behind HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
@@ -146,6 +152,30 @@ pub struct Config {
     /// How long audit events are kept; older ones are deleted by the purge.
     #[arg(long, env = "AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub audit_retention: Duration,
+
+    /// Longest wait for each check of `GET /health/ready` (database,
+    /// migrations, Redis) before it counts as failed and the answer is 503.
+    #[arg(long, env = "HEALTH_TIMEOUT", default_value = "2s", value_parser = parse_positive_duration)]
+    pub health_timeout: Duration,
+
+    /// After SIGTERM (or Ctrl-C), how long requests in flight may take to
+    /// finish before they are cut off; no new connection is accepted
+    /// meanwhile. Background tasks are stopped after, then the process
+    /// exits 0.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_positive_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Log lines as `text` (for people) or `json` (one object per line,
+    /// with the fields of the request it belongs to, for log collectors).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Base URL of an OpenTelemetry collector (OTLP over HTTP, protobuf),
+    /// e.g. `http://127.0.0.1:4318`: one span per GraphQL request is sent
+    /// to `<URL>/v1/traces`, continuing a caller's `traceparent`. Unset:
+    /// no traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
 
     #[command(flatten)]
     pub limits: LimitsConfig,
@@ -280,25 +310,28 @@ fn parse_scale(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Where the browser-facing pages find their built assets (issue 5). Both
-/// folders are built from npm (see the README's "Clients"); when one is
-/// absent the page says how to build it instead of failing.
+/// Where the browser-facing pages come from. Every page (landing,
+/// GraphiQL, demo) is embedded in the executable (see `http::assets`), so
+/// none of these is needed to serve them; the folders are for working on a
+/// page without rebuilding the server.
 #[derive(Debug, Clone, Args)]
 pub struct ClientsConfig {
-    /// Folder of the self-hosted GraphiQL build (`graphiql.js`, `graphiql.css`).
-    /// Absent: the playground loads GraphiQL from a CDN and says so.
-    #[arg(long, env = "PLAYGROUND_ASSETS_DIR", default_value = DEFAULT_PLAYGROUND_DIR)]
-    pub playground_dir: PathBuf,
+    /// Serve GraphiQL's files (`graphiql.js`, `graphiql.css`) from this
+    /// folder instead of the build embedded in the executable (development).
+    #[arg(long, env = "PLAYGROUND_ASSETS_DIR")]
+    pub playground_dir: Option<PathBuf>,
 
-    /// Folder of the demo page served at `/demo`. Absent: `/demo` says how
-    /// to build it.
-    #[arg(long, env = "DEMO_ASSETS_DIR", default_value = DEFAULT_DEMO_DIR)]
-    pub demo_dir: PathBuf,
+    /// Serve the demo page at `/demo` from this folder instead of the build
+    /// embedded in the executable (development).
+    #[arg(long, env = "DEMO_ASSETS_DIR")]
+    pub demo_dir: Option<PathBuf>,
+
+    /// Load GraphiQL from the unpkg.com CDN (exact versions, checked by
+    /// integrity hashes) instead of the embedded build. Off: no page of
+    /// this server loads anything from another origin.
+    #[arg(long, env = "PLAYGROUND_CDN", default_value_t = false, action = clap::ArgAction::Set)]
+    pub playground_cdn: bool,
 }
-
-/// Relative to the working directory: the repository root under `cargo run`.
-pub const DEFAULT_PLAYGROUND_DIR: &str = "web/playground/dist";
-pub const DEFAULT_DEMO_DIR: &str = "web/demo/dist";
 
 /// Default of `GRAPHQL_MAX_RESPONSE_BYTES`: 8 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -509,6 +542,15 @@ fn parse_kibibytes(text: &str) -> Result<u32, String> {
         return Err(format!("`{text}` must be between 8KiB and 4GiB"));
     }
     u32::try_from(kib).map_err(|_| format!("`{text}` must be between 8KiB and 4GiB"))
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// What the rate limiter does when its shared store (Redis) fails.

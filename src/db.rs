@@ -6,11 +6,10 @@
 //! transaction holding an advisory lock, so instances starting together apply
 //! each migration once.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use prometheus_client::metrics::counter::Counter;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
@@ -23,14 +22,21 @@ use crate::error::{AppError, AppResult};
 const MIGRATION_LOCK_KEY: i64 = 0x7573_6572_6772_6170;
 
 /// How many SQL statements this process has sent: the benchmark reports it
-/// per request and tests prove batched loading with it.
+/// per request and tests prove batched loading with it. It is also
+/// `usergraph_sql_statements_total` of `/metrics`.
 #[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter(Counter);
 
 impl StatementCounter {
     #[must_use]
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
+    }
+
+    /// The counter itself, for the metrics registry.
+    #[must_use]
+    pub fn counter(&self) -> Counter {
+        self.0.clone()
     }
 }
 
@@ -38,9 +44,9 @@ impl StatementCounter {
 pub async fn connect_counted(config: &Config) -> AppResult<(DatabaseConnection, StatementCounter)> {
     let mut db = connect(config).await?;
     let counter = StatementCounter::default();
-    let inner = Arc::clone(&counter.0);
+    let inner = counter.0.clone();
     db.set_metric_callback(move |_| {
-        inner.fetch_add(1, Ordering::Relaxed);
+        inner.inc();
     });
     Ok((db, counter))
 }
@@ -51,11 +57,12 @@ pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
 
 /// A pool of at most `size` connections.
 pub async fn connect_sized(config: &Config, size: u32) -> AppResult<DatabaseConnection> {
+    probe(config).await?;
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(size)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         // sqlx pings every connection it hands out by default: one more
         // round trip (on SQLite, one more hand-off to the connection's worker
@@ -73,12 +80,61 @@ pub async fn connect_sized(config: &Config, size: u32) -> AppResult<DatabaseConn
                 .foreign_keys(true)
         });
     }
-    Database::connect(options).await.map_err(|error| {
-        AppError::Config(format!(
-            "cannot connect to the database at DATABASE_URL ({}): {error}",
-            redact(&config.database_url)
-        ))
-    })
+    Database::connect(options)
+        .await
+        .map_err(|error| cannot_connect(config, &error))
+}
+
+/// The longest a first connection may take at start-up before the server
+/// gives up and says so.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One connection made directly with the driver, before the pool is built.
+/// The pool retries a failing connection until its acquire timeout and
+/// then reports only "pool timed out"; a single attempt reports the
+/// driver's own reason (refused, unknown host, no such database, bad
+/// password, unreadable file) within [`CONNECT_TIMEOUT`].
+async fn probe(config: &Config) -> AppResult<()> {
+    use sea_orm::sqlx::{Connection, PgConnection, SqliteConnection};
+    use std::str::FromStr;
+
+    let url = config.database_url.as_str();
+    let attempt = async {
+        if config.is_sqlite() {
+            let options =
+                sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+            SqliteConnection::connect_with(&options)
+                .await?
+                .close()
+                .await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            PgConnection::connect(url).await?.close().await
+        } else {
+            // Left to the pool, which names the unsupported scheme.
+            Ok(())
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(cannot_connect(config, &error)),
+        Err(_) => Err(cannot_connect(
+            config,
+            &format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+/// One line naming the database (its password hidden) and the cause.
+fn cannot_connect(config: &Config, cause: &dyn std::fmt::Display) -> AppError {
+    // A driver's message may span lines (PostgreSQL's detail and hint).
+    let mut cause = cause.to_string().replace(['\n', '\r'], " ");
+    if let Some(password) = password(&config.database_url) {
+        cause = cause.replace(password, "***");
+    }
+    AppError::Config(format!(
+        "cannot connect to the database at DATABASE_URL ({}): {cause}",
+        redact(&config.database_url)
+    ))
 }
 
 /// Apply every pending migration.
@@ -98,6 +154,14 @@ pub async fn migrate(db: &DatabaseConnection) -> AppResult<()> {
         Migrator::up(db, None).await.map_err(failed)?;
     }
     Ok(())
+}
+
+/// The password in a URL's credentials, if there is one.
+fn password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let (credentials, _) = rest.rsplit_once('@')?;
+    let (_, password) = credentials.split_once(':')?;
+    (!password.is_empty()).then_some(password)
 }
 
 /// The URL without its password, for messages.
@@ -122,5 +186,10 @@ mod tests {
             "postgres://app:***@db:5432/x"
         );
         assert_eq!(super::redact("sqlite://a.db"), "sqlite://a.db");
+        assert_eq!(
+            super::password("postgres://app:hunter2@db/x"),
+            Some("hunter2")
+        );
+        assert_eq!(super::password("postgres://app@db/x"), None);
     }
 }

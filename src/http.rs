@@ -1,18 +1,20 @@
 //! HTTP routes: `/graphql` answers GraphQL over HTTP as its specification
 //! says (`POST` with a JSON body, `GET` for queries; see
 //! `graphql_over_http`), and shows the GraphiQL playground to a browser
-//! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page;
-//! `GET /health` checks the database; `/.well-known/` publishes the keys
-//! that verify tokens.
+//! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page and
+//! `/` a landing page, all embedded in the executable (see `assets`);
+//! `/health`, `/health/live` and `/health/ready` answer probes (see
+//! `health`); `/.well-known/` publishes the keys that verify tokens.
 //!
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read, together with the
 //! client IP and the request's rate-limit state. Limits that need no parsing
 //! (body size, batch size, time) are enforced here too.
 
-mod account_pages;
+pub mod assets;
 mod graphql_over_http;
 mod headers;
+mod health;
 mod metrics;
 mod pages;
 pub mod well_known;
@@ -20,6 +22,7 @@ pub mod well_known;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use async_graphql::parser::types::DocumentOperations;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::{ErrorExtensions, Pos};
 use axum::body::Bytes;
@@ -30,7 +33,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
-use sea_orm::ConnectionTrait;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Instrument;
@@ -86,8 +88,11 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limits = &state.app.config.limits;
     let mut router = Router::new()
+        .route("/", get(pages::landing))
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/health", get(health))
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route(well_known::JWKS_PATH, get(well_known::jwks))
         .route(
             well_known::DISCOVERY_PATH,
@@ -96,8 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/demo", get(pages::demo))
         .route("/demo/", get(pages::demo))
-        .route("/demo/{*path}", get(pages::demo))
-        .route("/account/{name}", get(account_pages::page));
+        .route("/demo/{*path}", get(pages::demo));
+    router = assets::mount::<assets::AccountFiles, _>(router, "/account");
     if limits.playground {
         router = router.route("/playground/{*path}", get(pages::playground_asset));
     }
@@ -140,7 +145,7 @@ async fn graphql_get(
 ) -> Response {
     let has_query = matches!(&parameters, Ok(Query(GetParameters { query: Some(_), .. })));
     if !has_query && state.app.config.limits.playground && pages::wants_html(&headers) {
-        return pages::playground(&state.app.config.clients).await;
+        return pages::playground(&state.app.config.clients, &headers).await;
     }
     graphql(state, peer, headers, Incoming::Get(parameters)).await
 }
@@ -154,7 +159,12 @@ async fn graphql(
     incoming: Incoming,
 ) -> Response {
     let request_id = RequestId(uuid::Uuid::new_v4().simple().to_string());
-    let span = tracing::info_span!("graphql", request_id = %request_id.0);
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %request_id.0,
+        operation = tracing::field::Empty
+    );
+    crate::telemetry::continue_trace(&span, &headers);
     let timeout = state.app.config.limits.request_timeout;
     let peer = peer.map(|Extension(ConnectInfo(address))| address);
     let serving = serve_graphql(&state, peer, &headers, incoming, request_id.clone());
@@ -282,11 +292,16 @@ async fn serve_graphql(
     incoming: Incoming,
     request_id: RequestId,
 ) -> Response {
+    let started = std::time::Instant::now();
     let config = &state.app.config.limits;
     let (format, mut request) = match read_request(config, headers, incoming) {
         Ok(read) => read,
         Err(refusal) => return *refusal,
     };
+    let operations = operation_names(&mut request);
+    if let [Some(name)] = operations.as_slice() {
+        tracing::Span::current().record("operation", name.as_str());
+    }
     let freshness = if may_write(&mut request) {
         Freshness::Database
     } else {
@@ -299,7 +314,9 @@ async fn serve_graphql(
                 error.extend().into_server_error(Pos::default()),
             ]);
             mask_and_code_errors(&mut response, &request_id, config.max_errors);
-            return graphql_response(format, &BatchResponse::Single(response), config);
+            let response = BatchResponse::Single(response);
+            record_outcome(state, &operations, &response, None, started);
+            return graphql_response(format, &response, config);
         }
     };
     let client = client_ip(peer, headers, &config.trusted_proxies);
@@ -312,6 +329,7 @@ async fn serve_graphql(
         request_id: Some(request_id.0.clone()),
     };
     let limits = Arc::new(RequestLimits::new(client, config.ipv6_prefix));
+    let user_id = authentication.caller().map(|caller| caller.user.id);
     let request = request
         .data(authentication)
         .data(RefreshCookie::from_headers(headers))
@@ -327,9 +345,79 @@ async fn serve_graphql(
             .iter_mut()
             .for_each(|response| mask_and_code_errors(response, &request_id, config.max_errors)),
     }
+    record_outcome(state, &operations, &response, user_id, started);
     let mut http_response = graphql_response(format, &response, config);
     add_rate_limit_headers(&mut http_response, limits.report());
     http_response
+}
+
+/// The operation name of each request of a batch: the one the client
+/// chose, else the name of the document's only operation. (The document
+/// is parsed once; async-graphql keeps the result on the request.)
+fn operation_names(batch: &mut BatchRequest) -> Vec<Option<String>> {
+    batch
+        .iter_mut()
+        .map(|request| {
+            if let Some(name) = &request.operation_name {
+                return Some(name.clone());
+            }
+            match &request.parsed_query().ok()?.operations {
+                DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                    operations.keys().next().map(ToString::to_string)
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Count each operation by its outcome code (`OK` without errors, else the
+/// first error's code), time the request, and write one access-log line
+/// (`RUST_LOG=usergraph::access=debug`) in the request's span, so it
+/// carries the request id.
+fn record_outcome(
+    state: &AppState,
+    operations: &[Option<String>],
+    response: &BatchResponse,
+    user_id: Option<i32>,
+    started: std::time::Instant,
+) {
+    let responses = match response {
+        BatchResponse::Single(response) => std::slice::from_ref(response),
+        BatchResponse::Batch(responses) => responses.as_slice(),
+    };
+    let metrics = &state.app.metrics;
+    let elapsed = started.elapsed();
+    for (operation, response) in operations.iter().zip(responses) {
+        let code = response
+            .errors
+            .first()
+            .and_then(|error| error.extensions.as_ref())
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .unwrap_or(if response.errors.is_empty() {
+                "OK"
+            } else {
+                "BAD_USER_INPUT"
+            });
+        metrics.graphql_operation(operation.as_deref(), code);
+        tracing::debug!(
+            target: "usergraph::access",
+            operation = operation.as_deref().unwrap_or("anonymous"),
+            user_id,
+            code,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "graphql operation"
+        );
+    }
+    let timed = match operations {
+        [single] => single.as_deref(),
+        _ => Some("batch"),
+    };
+    metrics.graphql_latency(timed, elapsed);
 }
 
 /// The HTTP response for an executed request: the status and body the spec
@@ -440,18 +528,4 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "INTERNAL",
         "Internal server error",
     )
-}
-
-/// `GET /health`: one real statement (`SELECT 1`) through the pool, so the
-/// answer means queries work, not merely that a socket is open.
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    let backend = state.app.db.get_database_backend();
-    let probe = sea_orm::Statement::from_string(backend, "SELECT 1");
-    match state.app.db.query_one_raw(probe).await {
-        Ok(_) => (StatusCode::OK, "ok"),
-        Err(error) => {
-            tracing::warn!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
-    }
 }

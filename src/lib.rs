@@ -6,7 +6,7 @@
 /// Passwords, tokens, the current caller and guards.
 pub mod auth;
 /// The command line: `serve`, `migrate`, `create-superuser`, `export-schema`,
-/// `keys`, `import-users`.
+/// `keys`, `import-users`, `doctor`.
 pub mod cli;
 /// Every setting, its default and its meaning.
 pub mod config;
@@ -22,6 +22,8 @@ pub mod graphql;
 pub mod http;
 /// Mail: messages, templates, SMTP and the file mailbox.
 pub mod mail;
+/// What `/metrics` counts.
+pub mod metrics;
 /// IP addresses and networks, shared by settings and the rate limiter.
 pub mod net;
 /// Rate limits per root field, per login target and per IP, in memory or Redis.
@@ -33,6 +35,8 @@ pub mod state;
 /// Background work: the outbox worker, the change-feed poller and listener,
 /// purging, signing-key reloads.
 pub mod tasks;
+/// Log lines and OpenTelemetry traces.
+pub mod telemetry;
 /// Sending webhooks: the HTTP client, signatures, which URLs may be called.
 pub mod webhooks;
 
@@ -70,9 +74,13 @@ pub fn app(state: AppState) -> Router {
     http::router(state)
 }
 
-/// Serve until Ctrl-C or SIGTERM.
+/// Serve until Ctrl-C or SIGTERM, then stop in order: stop accepting
+/// connections, let the requests in flight finish (for up to
+/// `SHUTDOWN_GRACE`, after which they are cut off), stop the background
+/// tasks between two steps, and return, so the process exits 0.
 pub async fn serve(config: Config) -> AppResult<()> {
     let bind_addr = config.bind_addr;
+    let grace = config.shutdown_grace;
     let state = prepare(config).await?;
     let tasks = tasks::Tasks::start(&state.app).await?;
     let listener = tokio::net::TcpListener::bind(bind_addr)
@@ -82,14 +90,35 @@ pub async fn serve(config: Config) -> AppResult<()> {
     tracing::info!(
         "usergraph listening on http://{local_addr} (GraphQL and playground at /graphql)"
     );
-    axum::serve(
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let signalled = stopping.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            ?grace,
+            "shutting down: no new connections; finishing requests in flight"
+        );
+        signalled.cancel();
+    });
+    let server = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|error| AppError::internal(format!("server: {error}")))?;
+    .with_graceful_shutdown(stopping.clone().cancelled_owned());
+    let cut_off = async {
+        stopping.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => {
+            served.map_err(|error| AppError::internal(format!("server: {error}")))?;
+        }
+        () = cut_off => {
+            tracing::warn!(?grace, "requests still running after SHUTDOWN_GRACE; cutting them off");
+        }
+    }
     tasks.shutdown(TASKS_GRACE).await;
+    tracing::info!("stopped");
     Ok(())
 }
 

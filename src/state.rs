@@ -1,6 +1,6 @@
 //! What every request shares: the database pool, the settings, the token
 //! keys, the password hasher, the session cache, the rate limiter and the
-//! mail templates. Cheap to clone.
+//! mail templates and the metrics. Cheap to clone.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
 use crate::mail::Templates;
+use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct AppContext {
     /// Woken when a write on this instance adds outbox jobs, so the worker
     /// runs them at once instead of at its next poll.
     pub outbox_wakeup: Arc<Notify>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppContext {
@@ -47,6 +50,7 @@ impl AppContext {
             config.session_cache_ttl,
             config.change_poll_interval,
         );
+        let metrics = Arc::new(Metrics::new(sql_statements.counter()));
         Self {
             db,
             config: Arc::new(config),
@@ -57,6 +61,7 @@ impl AppContext {
             limiter: Arc::new(RateLimiter::in_memory()),
             templates: Arc::new(Templates::built_in()),
             outbox_wakeup: Arc::new(Notify::new()),
+            metrics,
         }
     }
 

@@ -158,7 +158,11 @@ pub async fn authenticate(
 /// are kept: a refused token always costs a look-up, so a flood of forged
 /// ones cannot fill the cache.
 async fn cached_token_owner(ctx: &AppContext, claims: &Claims) -> AppResult<Option<user::Model>> {
-    if let Some(user) = ctx.sessions.get(claims.jti, Instant::now()) {
+    let cached = ctx.sessions.get(claims.jti, Instant::now());
+    if ctx.sessions.is_enabled() {
+        ctx.metrics.session_cache_lookup(cached.is_some());
+    }
+    if let Some(user) = cached {
         return Ok(Some(user));
     }
     let ticket = ctx.sessions.ticket();

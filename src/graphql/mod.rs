@@ -11,6 +11,7 @@ pub mod complexity;
 pub mod document_limits;
 pub mod email;
 pub mod hardening;
+pub mod introspection;
 pub mod keys;
 pub mod loaders;
 pub mod password_reset;
@@ -132,7 +133,12 @@ where
         .extension(hardening::Hardening::from_config(limits))
         .extension(rate_limiting::RootFieldLimits);
     if !limits.introspection {
-        builder = builder.disable_introspection();
+        // Refused with a code rather than answered with `null`, and no
+        // "Did you mean …" in validation errors: field names stay unlisted.
+        builder = builder
+            .extension(introspection::IntrospectionDisabled)
+            .disable_introspection()
+            .disable_suggestions();
     }
     let schema = builder
         .data(Loaders::new(&app.db))

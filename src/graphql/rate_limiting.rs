@@ -115,6 +115,9 @@ impl<'a> Counting<'a> {
             decision
         };
         self.limits.record_field(decision);
+        if !decision.allowed {
+            self.app.metrics.rate_limit_refusal(field);
+        }
         decision
     }
 

@@ -1,28 +1,24 @@
-//! The pages a person opens in a browser: GraphiQL at `GET /graphql` and
-//! the demo at `/demo`, both built from npm into folders this server reads
-//! at run time (`PLAYGROUND_ASSETS_DIR`, `DEMO_ASSETS_DIR`).
-//!
-//! Serving our own build means the playground works with no internet and
-//! its policy can be `'self'`. A fresh checkout has no build (no Node is
-//! needed to run usergraph), so each page then says how to build it; the
-//! playground falls back to GraphiQL from a CDN and says that too.
+//! The pages a person opens in a browser: the landing page at `/`, GraphiQL
+//! at `GET /graphql`, the demo at `/demo`. All are embedded in the
+//! executable (see `assets`), so they work offline, from any working
+//! directory, under a `'self'`-only policy. For working on a page, its files
+//! can come from a folder instead (`PLAYGROUND_ASSETS_DIR`,
+//! `DEMO_ASSETS_DIR`), read at each request; GraphiQL comes from a CDN only
+//! when `PLAYGROUND_CDN=true` asks for it.
 
 use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{ACCEPT, CONTENT_SECURITY_POLICY};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tower_http::services::ServeDir;
 
 use super::AppState;
-use super::headers::{PAGE_CSP, playground_csp};
+use super::assets::{self, DemoFiles, LandingFiles, PlaygroundFiles, page_policy, with_policy};
+use super::headers::playground_csp;
 use crate::config::ClientsConfig;
-
-/// The two files the playground build writes (see `web/playground/build.mjs`).
-const PLAYGROUND_SCRIPT: &str = "graphiql.js";
-const PLAYGROUND_STYLES: &str = "graphiql.css";
 
 /// Whether a `GET` without a query comes from a browser wanting a page.
 #[must_use]
@@ -34,67 +30,49 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .any(|value| value.to_ascii_lowercase().contains("text/html"))
 }
 
-/// GraphiQL, from our own build when there is one, else from the CDN.
-pub async fn playground(clients: &ClientsConfig) -> Response {
-    let dir = &clients.playground_dir;
-    let built =
-        is_file(&dir.join(PLAYGROUND_SCRIPT)).await && is_file(&dir.join(PLAYGROUND_STYLES)).await;
-    if built {
-        with_policy(Html(SELF_HOSTED_PLAYGROUND).into_response(), PAGE_CSP)
-    } else {
-        cdn_playground(&clients.playground_dir)
+/// GraphiQL: the embedded page, or the CDN one when `PLAYGROUND_CDN` asks.
+/// The embedded page has no inline script: the bundle reads its endpoint
+/// from `data-endpoint`, so the policy needs no hash.
+pub async fn playground(clients: &ClientsConfig, headers: &HeaderMap) -> Response {
+    if clients.playground_cdn {
+        return cdn_playground();
     }
+    page_policy(assets::serve::<PlaygroundFiles>("index.html", headers))
 }
 
-/// The page that loads our build. No inline script: the bundle reads its
-/// endpoint from `data-endpoint`, so the policy needs no hash.
-const SELF_HOSTED_PLAYGROUND: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="robots" content="noindex">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>usergraph · GraphiQL</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/playground/graphiql.css">
-</head>
-<body>
-<div id="graphiql" data-endpoint="/graphql">Loading GraphiQL…</div>
-<script src="/playground/graphiql.js"></script>
-</body>
-</html>
-"#;
-
-/// GraphiQL from a CDN, pinned to the exact versions the self-hosted build
-/// uses and checked by Subresource Integrity (`web/playground/cdn.html`),
-/// with a notice saying where it loads from and how to build the
-/// self-hosted assets instead.
+/// GraphiQL from a CDN, pinned to the exact versions the embedded build
+/// uses and checked by Subresource Integrity (`web/playground/cdn.html`).
 const CDN_PLAYGROUND: &str = include_str!("../../web/playground/cdn.html");
 
-fn cdn_playground(expected_dir: &Path) -> Response {
-    let notice = format!(
-        "<p id=\"usergraph-notice\" style=\"margin:0;padding:6px 12px;font:14px sans-serif;\
-         background:#fff4cc;border-bottom:1px solid #e0c060\">The self-hosted GraphiQL build \
-         was not found in <code>{}</code>, so this page loads GraphiQL from \
-         <strong>https://unpkg.com</strong> (a CDN: it needs internet access). To serve it \
-         from usergraph itself: <code>cd web/playground &amp;&amp; npm ci &amp;&amp; npm run \
-         build</code>, then reload.</p>",
-        html_escape(&expected_dir.display().to_string())
-    );
-    let html = CDN_PLAYGROUND.replacen("{{NOTICE}}", &notice, 1);
+fn cdn_playground() -> Response {
+    let notice = "<p id=\"usergraph-notice\" style=\"margin:0;padding:6px 12px;font:14px sans-serif;\
+         background:#fff4cc;border-bottom:1px solid #e0c060\">This page loads GraphiQL from \
+         <strong>https://unpkg.com</strong> (a CDN: it needs internet access) because \
+         <code>PLAYGROUND_CDN=true</code>. Unset it to use the copy built into usergraph.</p>";
+    let html = CDN_PLAYGROUND.replacen("{{NOTICE}}", notice, 1);
     let csp = playground_csp(&html);
     with_policy(Html(html).into_response(), &csp)
 }
 
-/// `GET /playground/…`: the files of the self-hosted GraphiQL build.
+/// `GET /playground/…`: the files of GraphiQL's build.
 pub async fn playground_asset(State(state): State<AppState>, request: Request) -> Response {
-    let dir = &state.app.config.clients.playground_dir;
-    serve_file(dir, "/playground", request).await
+    match &state.app.config.clients.playground_dir {
+        Some(dir) => serve_file(dir, "/playground", request).await,
+        None => {
+            let path = request.uri().path();
+            let inner = path.strip_prefix("/playground").unwrap_or(path);
+            assets::serve::<PlaygroundFiles>(inner, request.headers())
+        }
+    }
 }
 
-/// `GET /demo` and `/demo/…`: the demo page, or how to build it.
+/// `GET /demo` and `/demo/…`: the demo page.
 pub async fn demo(State(state): State<AppState>, request: Request) -> Response {
-    let dir = &state.app.config.clients.demo_dir;
+    let Some(dir) = &state.app.config.clients.demo_dir else {
+        let path = request.uri().path();
+        let inner = path.strip_prefix("/demo").unwrap_or(path);
+        return page_policy(assets::serve::<DemoFiles>(inner, request.headers()));
+    };
     if !is_file(&dir.join("index.html")).await {
         let page = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -103,15 +81,30 @@ pub async fn demo(State(state): State<AppState>, request: Request) -> Response {
              <p>usergraph looked for it in <code>{}</code> (<code>DEMO_ASSETS_DIR</code>).</p>\
              <p>Build it with Node.js 20 or newer: \
              <code>cd clients/typescript &amp;&amp; npm ci &amp;&amp; npm run build:demo</code>, \
-             then reload.</p></body></html>",
+             then reload, or unset <code>DEMO_ASSETS_DIR</code> to serve the copy built into \
+             usergraph.</p></body></html>",
             html_escape(&dir.display().to_string())
         );
-        return with_policy(
-            (StatusCode::NOT_FOUND, Html(page)).into_response(),
-            PAGE_CSP,
-        );
+        return page_policy((StatusCode::NOT_FOUND, Html(page)).into_response());
     }
-    with_policy(serve_file(dir, "/demo", request).await, PAGE_CSP)
+    page_policy(serve_file(dir, "/demo", request).await)
+}
+
+/// `GET /`: what this server is, where its pages and endpoints are, and
+/// its version.
+pub async fn landing(State(state): State<AppState>) -> Response {
+    let Some(template) = assets::text::<LandingFiles>("index.html") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let playground_note = if state.app.config.limits.playground {
+        ""
+    } else {
+        " (switched off here: <code>GRAPHQL_PLAYGROUND=false</code>)"
+    };
+    let html = template
+        .replace("{{VERSION}}", env!("CARGO_PKG_VERSION"))
+        .replace("{{PLAYGROUND_NOTE}}", playground_note);
+    page_policy(Html(html).into_response())
 }
 
 /// A file of `dir` named by the request path below `prefix`. `ServeDir`
@@ -140,15 +133,6 @@ async fn is_file(path: &Path) -> bool {
     tokio::fs::metadata(path)
         .await
         .is_ok_and(|metadata| metadata.is_file())
-}
-
-fn with_policy(mut response: Response, policy: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(policy) {
-        response
-            .headers_mut()
-            .insert(CONTENT_SECURITY_POLICY, value);
-    }
-    response
 }
 
 fn html_escape(text: &str) -> String {

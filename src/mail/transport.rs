@@ -59,6 +59,34 @@ impl Mailer {
         }
     }
 
+    /// Whether mail can go out now, for `usergraph doctor`: the SMTP server
+    /// answers (and, as configured, STARTTLS and the login work), or the
+    /// mail folder exists or can be created. Sends and writes nothing.
+    pub async fn check(&self) -> Result<String, String> {
+        match &self.transport {
+            Transport::Smtp { client, server } => match client.test_connection().await {
+                Ok(true) => Ok(format!("SMTP {server} answers")),
+                Ok(false) => Err(format!("SMTP {server} refused the connection test")),
+                Err(error) => Err(format!("SMTP {server}: {error}")),
+            },
+            Transport::Files(dir) => {
+                let existing = dir
+                    .ancestors()
+                    .find(|ancestor| ancestor.as_os_str().is_empty() || ancestor.exists());
+                match existing.map(std::fs::metadata) {
+                    Some(Ok(metadata)) if metadata.permissions().readonly() => Err(format!(
+                        "SMTP_URL is unset and {} is read-only",
+                        dir.display()
+                    )),
+                    _ => Ok(format!(
+                        "SMTP_URL is unset: mail is written as files into {}",
+                        dir.display()
+                    )),
+                }
+            }
+        }
+    }
+
     /// Deliver `mail`. The error is a reason for the log and the outbox row
     /// (it names no credentials).
     pub async fn send(&self, mail: &Mail) -> Result<(), String> {

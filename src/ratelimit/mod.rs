@@ -96,6 +96,20 @@ impl RateLimiter {
         })
     }
 
+    /// Whether counters are shared through Redis.
+    #[must_use]
+    pub fn has_store(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Whether the shared store (Redis) answers; `None` when there is none.
+    pub async fn ping_store(&self) -> Option<Result<(), String>> {
+        match &self.shared {
+            Some(shared) => Some(shared.ping().await),
+            None => None,
+        }
+    }
+
     /// Count one call against `key` under `rule`.
     pub async fn check(&self, key: &str, rule: Rule) -> Decision {
         let Some(shared) = &self.shared else {

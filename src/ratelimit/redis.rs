@@ -79,6 +79,18 @@ impl RedisStore {
             .map_err(|error| error.to_string())
     }
 
+    /// `PING`, within the timeout: for readiness and `usergraph doctor`.
+    pub async fn ping(&self) -> Result<(), String> {
+        let mut connection = self.connection.clone();
+        let command = redis::cmd("PING");
+        let call = command.query_async::<String>(&mut connection);
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| "Redis did not answer in time".to_owned())?
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+
     /// Count one call against `key`; an error means Redis did not answer in
     /// time or at all.
     pub async fn check(&self, key: &str, rule: Rule) -> Result<Decision, String> {

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod changes;
 pub mod email_change;
 pub mod email_verification;
+pub mod health;
 pub mod import;
 pub mod keys;
 pub mod lifecycle;

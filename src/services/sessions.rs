@@ -22,6 +22,7 @@ use crate::auth::tokens::SessionToken;
 use crate::entities::session;
 use crate::entities::user;
 use crate::error::{AppError, AppResult, INVALID_CREDENTIALS, INVALID_TOKEN};
+use crate::metrics::LoginOutcome;
 use crate::ratelimit::RequestLimits;
 use crate::ratelimit::login as login_limits;
 use crate::state::AppContext;
@@ -39,6 +40,23 @@ pub struct Session {
 /// (see `ratelimit::login`): the client's and the identifier's budgets
 /// refuse with `RATE_LIMITED`, the account's budget like a wrong password.
 pub async fn login(
+    ctx: &AppContext,
+    actor: &Actor,
+    limits: &RequestLimits,
+    identifier: &str,
+    password: &str,
+) -> AppResult<Session> {
+    let result = attempt_login(ctx, actor, limits, identifier, password).await;
+    ctx.metrics.login(match &result {
+        Ok(_) => LoginOutcome::Success,
+        Err(AppError::Unauthenticated(_)) => LoginOutcome::InvalidCredentials,
+        Err(AppError::RateLimited { .. }) => LoginOutcome::Limited,
+        Err(_) => LoginOutcome::Error,
+    });
+    result
+}
+
+async fn attempt_login(
     ctx: &AppContext,
     actor: &Actor,
     limits: &RequestLimits,

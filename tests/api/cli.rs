@@ -315,3 +315,84 @@ async fn concurrent_migrations_on_postgres_apply_once() {
     assert_eq!(usize::try_from(recorded).unwrap(), expected);
     db.close().await.unwrap();
 }
+
+/// A started `usergraph serve` and the address it logged.
+pub struct Running {
+    pub child: std::process::Child,
+    pub address: String,
+    /// The rest of its stderr, line by line, read on a thread.
+    pub log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Start `command` (on `BIND_ADDR=127.0.0.1:0`) and wait for the line
+    /// naming its address.
+    pub fn start(mut command: Command) -> Self {
+        let sets_log_filter = command
+            .get_envs()
+            .any(|(name, value)| name == "RUST_LOG" && value.is_some());
+        if !sets_log_filter {
+            command.env("RUST_LOG", "usergraph=info");
+        }
+        let mut child = command
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let address = loop {
+            let line = log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the server logs its address");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// Wait up to `limit` for the process to exit; its status and the log
+    /// lines it wrote since start-up.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "still running after {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut lines = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(Duration::from_millis(500)) {
+            lines.push(line);
+        }
+        (status, lines)
+    }
+
+    /// Send SIGTERM.
+    pub fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

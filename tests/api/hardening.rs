@@ -137,14 +137,32 @@ async fn graphiqls_introspection_fits_the_default_limits_and_can_be_switched_off
     })
     .await;
     let refused = closed.gql(INTROSPECTION, json!({})).await;
-    // async-graphql answers a disabled introspection with nothing.
     assert_eq!(
-        refused.body["data"]["__schema"],
-        Value::Null,
-        "{}",
-        refused.text
+        refused.expect_code("FORBIDDEN"),
+        "introspection is disabled"
     );
+    assert_eq!(refused.body["data"], Value::Null, "{}", refused.text);
     assert!(!refused.text.contains("Mutation"), "{}", refused.text);
+    // Hidden in a fragment, next to an ordinary field: still refused.
+    let hidden = closed
+        .gql(
+            "{ __typename ...F } fragment F on Query { ... on Query { __type(name: \"User\") { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(hidden.expect_code("FORBIDDEN"), "introspection is disabled");
+    // A typo gets no "Did you mean …" that would list the schema's fields.
+    let misspelt = r#"{ usernameAvailble(username: "x") }"#;
+    let typo = closed.gql(misspelt, json!({})).await;
+    let message = typo.expect_code("BAD_USER_INPUT");
+    assert!(!message.contains("Did you mean"), "{message}");
+    assert!(!typo.text.contains("usernameAvailable"), "{}", typo.text);
+    let open_typo = app.gql(misspelt, json!({})).await;
+    assert!(
+        open_typo.text.contains("Did you mean"),
+        "suggestions stay on by default: {}",
+        open_typo.text
+    );
     let page = closed
         .send(
             Request::get("/graphql")
@@ -178,8 +196,8 @@ async fn internal_errors_carry_the_request_id_and_no_detail() {
 
 #[tokio::test]
 async fn every_response_has_security_headers_and_the_playground_a_policy_it_can_run_under() {
-    // The CDN fallback: no self-hosted build in this folder.
-    let app = start(|config| config.clients.playground_dir = "no-such-build".into()).await;
+    // The CDN page, which only a setting turns on.
+    let app = start(|config| config.clients.playground_cdn = true).await;
     let api = app.gql("{ __typename }", json!({})).await;
     let health = app
         .send(Request::get("/health").body(Body::empty()).unwrap())

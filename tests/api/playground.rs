@@ -1,6 +1,7 @@
-//! The browser pages: GraphiQL served from our own build (no internet
-//! needed, policy `'self'`) or, when the build is absent, from the CDN with
-//! a notice; the demo page at `/demo`, or how to build it.
+//! The browser pages: GraphiQL served from the build embedded in the
+//! executable (no internet needed, policy `'self'`), from a folder when one
+//! is set, from the CDN only when `PLAYGROUND_CDN` asks; the demo page at
+//! `/demo`; the landing page at `/`.
 
 use std::path::Path;
 
@@ -12,8 +13,8 @@ use crate::common::{Backend, Reply, TestApp};
 async fn app_with(playground: &Path, demo: &Path) -> TestApp {
     let (playground, demo) = (playground.to_owned(), demo.to_owned());
     TestApp::start_with(Backend::Sqlite, move |config| {
-        config.clients.playground_dir = playground;
-        config.clients.demo_dir = demo;
+        config.clients.playground_dir = Some(playground);
+        config.clients.demo_dir = Some(demo);
     })
     .await
     .unwrap()
@@ -85,13 +86,24 @@ async fn a_built_playground_is_served_by_usergraph_under_a_self_only_policy() {
 }
 
 #[tokio::test]
-async fn without_a_build_the_playground_says_so_and_uses_the_cdn() {
+async fn the_cdn_is_used_only_when_a_setting_asks_for_it() {
     let empty = tempfile::tempdir().unwrap();
+    // No folder has a build: the page is still the embedded one.
     let app = app_with(&empty.path().join("dist"), &empty.path().join("demo")).await;
     let page = browse(&app, "/graphql").await;
     assert_eq!(page.status, 200);
+    assert!(!page.text.contains("https://"), "{}", page.text);
+    assert!(policy(&page).contains("script-src 'self';"));
+
+    let cdn = TestApp::start_with(Backend::Sqlite, |config| {
+        config.clients.playground_cdn = true;
+    })
+    .await
+    .unwrap();
+    let page = browse(&cdn, "/graphql").await;
+    assert_eq!(page.status, 200);
     assert!(page.text.contains("usergraph-notice"), "{}", page.text);
-    assert!(page.text.contains("npm run build"), "{}", page.text);
+    assert!(page.text.contains("PLAYGROUND_CDN=true"), "{}", page.text);
     assert!(page.text.contains("https://unpkg.com"), "{}", page.text);
     assert!(
         page.text.contains("credentials: 'same-origin'"),
@@ -134,8 +146,8 @@ async fn a_switched_off_playground_serves_neither_page_nor_assets() {
     let built = built_folder();
     let (dir, demo) = (built.path().to_owned(), built.path().to_owned());
     let app = TestApp::start_with(Backend::Sqlite, move |config| {
-        config.clients.playground_dir = dir;
-        config.clients.demo_dir = demo;
+        config.clients.playground_dir = Some(dir);
+        config.clients.demo_dir = Some(demo);
         config.limits.playground = false;
     })
     .await
@@ -147,7 +159,7 @@ async fn a_switched_off_playground_serves_neither_page_nor_assets() {
     assert_eq!(script.status, 404);
 }
 
-/// Security review: the CDN fallback ran floating versions (`react@18`,
+/// Security review: the CDN page ran floating versions (`react@18`,
 /// `graphiql@4`) on the API's own origin, where the refresh cookie works.
 /// Now every file it loads names an exact version and carries an integrity
 /// hash, which must be that of the npm package's own file (checked against
@@ -157,8 +169,11 @@ async fn the_cdn_fallback_loads_exact_versions_checked_by_integrity_hashes() {
     use base64::Engine;
     use sha2::{Digest, Sha384};
 
-    let empty = tempfile::tempdir().unwrap();
-    let app = app_with(&empty.path().join("dist"), &empty.path().join("demo")).await;
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.clients.playground_cdn = true;
+    })
+    .await
+    .unwrap();
     let page = browse(&app, "/graphql").await;
     let mut loaded = 0;
     for tag in page
@@ -214,4 +229,103 @@ async fn the_cdn_fallback_loads_exact_versions_checked_by_integrity_hashes() {
         assert_eq!(integrity, expected, "{url}");
     }
     assert_eq!(loaded, 4, "React, ReactDOM, GraphiQL and its styles");
+}
+
+/// The binary copied to an empty folder and started from another one, over
+/// TCP: the landing page, GraphiQL and its files, the demo and its files
+/// all come out of the executable, byte for byte the committed builds.
+#[test]
+fn a_copied_binary_serves_every_page_from_any_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let binary = home.path().join("usergraph");
+    std::fs::copy(env!("CARGO_BIN_EXE_usergraph"), &binary).unwrap();
+    let mut command = crate::cli::usergraph(elsewhere.path());
+    command
+        .env_remove("PLAYGROUND_ASSETS_DIR")
+        .env_remove("DEMO_ASSETS_DIR")
+        .env_remove("PLAYGROUND_CDN");
+    let mut copied = std::process::Command::new(&binary);
+    copied.current_dir(elsewhere.path()).env("BCRYPT_COST", "4");
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => copied.env(name, value),
+            None => copied.env_remove(name),
+        };
+    }
+    let server = crate::cli::Running::start(copied);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        runtime.block_on(crate::common::wire_get(&server.address, path, headers))
+    };
+    let html = [("accept", "text/html")];
+
+    let landing = get("/", &html);
+    assert_eq!(landing.status, 200, "{}", landing.text);
+    assert!(
+        landing.text.contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        landing.text
+    );
+    for link in [
+        "href=\"/graphql\"",
+        "href=\"/demo/\"",
+        "href=\"/health\"",
+        "href=\"/health/ready\"",
+        "href=\"/.well-known/openid-configuration\"",
+    ] {
+        assert!(landing.text.contains(link), "{link}: {}", landing.text);
+    }
+    assert!(!landing.text.contains("https://"), "{}", landing.text);
+    assert!(
+        landing
+            .header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+
+    let page = get("/graphql", &html);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains(r#"src="/playground/graphiql.js""#),
+        "{}",
+        page.text
+    );
+    for (path, committed, media_type) in [
+        (
+            "/playground/graphiql.js",
+            "web/playground/dist/graphiql.js",
+            "javascript",
+        ),
+        (
+            "/playground/graphiql.css",
+            "web/playground/dist/graphiql.css",
+            "text/css",
+        ),
+        ("/demo/demo.js", "web/demo/dist/demo.js", "javascript"),
+        ("/demo/", "web/demo/dist/index.html", "text/html"),
+    ] {
+        let file = get(path, &[]);
+        assert_eq!(file.status, 200, "{path}");
+        assert!(
+            file.header("content-type").unwrap().contains(media_type),
+            "{path}"
+        );
+        let expected = std::fs::read_to_string(committed).unwrap();
+        assert!(file.text == expected, "{path} differs from {committed}");
+        // A browser that has it is told so without the bytes.
+        let etag = file.header("etag").unwrap().to_owned();
+        let again = get(path, &[("if-none-match", &etag)]);
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.text.is_empty());
+    }
+    let demo = get("/demo", &html);
+    assert_eq!(demo.status, 200);
+    assert!(demo.text.contains("usergraph demo"));
+    assert_eq!(get("/demo/nope.js", &[]).status, 404);
+    assert_eq!(get("/playground/../Cargo.toml", &[]).status, 404);
+    assert!(
+        !elsewhere.path().join("web").exists() && !home.path().join("web").exists(),
+        "no folder of pages was needed"
+    );
 }

@@ -1,8 +1,10 @@
-// Bundles GraphiQL and its styles into dist/ (graphiql.js, graphiql.css),
-// which usergraph serves at /playground/. Versions are pinned in
-// package.json and package-lock.json; nothing is fetched at run time.
+// Bundles GraphiQL and its styles into dist/ (graphiql.js, graphiql.css)
+// beside the page that loads them (index.html), which usergraph embeds in
+// its executable and serves at /graphql and /playground/. Versions are
+// pinned in package.json and package-lock.json; nothing is fetched at run
+// time. dist/ is committed; CI rebuilds it and fails when it differs.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 await build({
@@ -19,4 +21,5 @@ await build({
   legalComments: 'linked',
   logLevel: 'warning',
 });
-console.log('built web/playground/dist (graphiql.js, graphiql.css)');
+copyFileSync('index.html', 'dist/index.html');
+console.log('built web/playground/dist (index.html, graphiql.js, graphiql.css)');

@@ -1,7 +1,9 @@
 // The demo page in a real browser: Debian's Chromium, headless, driven by
 // playwright-core. Every request outside the server is blocked and
-// counted, so the page (and the playground) must work with no internet.
-// Screenshots are kept in artifacts/ for a person to look at.
+// counted, so the pages must work with no internet. The server is a copy of
+// the binary in a folder of its own, started there, with no asset folder
+// set: the landing page, the playground and the demo come out of the
+// executable. Screenshots are kept in artifacts/ for a person to look at.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +28,7 @@ describe('the demo page and the playground in headless Chromium', () => {
   const pageErrors: string[] = [];
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({}, { copyBinary: true });
     profileDir = mkdtempSync(join(tmpdir(), 'usergraph-chromium-'));
     mkdirSync(ARTIFACTS, { recursive: true });
     context = await chromium.launchPersistentContext(profileDir, {
@@ -261,6 +263,22 @@ describe('the demo page and the playground in headless Chromium', () => {
       assert.fail(`GraphiQL showed: ${await result.textContent()} (${String(error)})`);
     }
     await page.screenshot({ path: join(ARTIFACTS, 'playground.png') });
+    await page.close();
+  });
+
+  test('the landing page links the playground, the demo, health and discovery', async () => {
+    const page = await open('/');
+    assert.equal(await page.title(), 'usergraph');
+    assert.match((await page.locator('#version').textContent()) ?? '', /^version \d+\.\d+\.\d+/);
+    for (const href of ['/graphql', '/demo/', '/health', '/health/ready', '/.well-known/openid-configuration']) {
+      assert.equal(await page.locator(`a[href="${href}"]`).count(), 1, href);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'landing.png') });
+    await page.locator('#demo').click();
+    await status(page, 'Not logged in');
+    await page.goBack();
+    await page.locator('#playground').click();
+    await page.locator('.graphiql-container').waitFor({ timeout: 20_000 });
     await page.close();
   });
 

@@ -1,8 +1,12 @@
 // Starts a real usergraph for a test file: builds the debug binary with
 // cargo (a no-op when it is up to date), runs it on a free port over a
 // fresh SQLite file with the cheapest bcrypt cost, and stops it after.
+// It runs from its own temporary folder, with no asset folders set: every
+// page it serves comes out of the executable. With `copyBinary`, the
+// executable itself is first copied into that folder, as an operator
+// would install it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -55,7 +59,15 @@ async function waitForHealth(origin: string, child: ChildProcess, output: () => 
   throw new Error(`usergraph did not answer /health in time:\n${output()}`);
 }
 
-export async function startServer(extraEnv: Record<string, string> = {}): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Run a copy of the binary placed in the server's temporary folder. */
+  copyBinary?: boolean;
+}
+
+export async function startServer(
+  extraEnv: Record<string, string> = {},
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   execFileSync('cargo', ['build', '--quiet', '--bin', 'usergraph'], {
     cwd: REPO_ROOT,
     stdio: 'inherit',
@@ -63,16 +75,20 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   const dataDir = mkdtempSync(join(tmpdir(), 'usergraph-client-test-'));
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(binaryPath(), ['serve'], {
-    cwd: REPO_ROOT,
+  let binary = binaryPath();
+  if (options.copyBinary) {
+    const copy = join(dataDir, 'usergraph');
+    copyFileSync(binary, copy);
+    binary = copy;
+  }
+  const child = spawn(binary, ['serve'], {
+    cwd: dataDir,
     env: {
       PATH: process.env['PATH'] ?? '',
       DATABASE_URL: `sqlite://${join(dataDir, 'usergraph.db')}?mode=rwc`,
       BIND_ADDR: `127.0.0.1:${port}`,
       BCRYPT_COST: '4',
       RUST_LOG: 'usergraph=warn',
-      PLAYGROUND_ASSETS_DIR: join(REPO_ROOT, 'web/playground/dist'),
-      DEMO_ASSETS_DIR: join(REPO_ROOT, 'web/demo/dist'),
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

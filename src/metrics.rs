@@ -1,0 +1,261 @@
+//! What the server counts for `GET /metrics`, in Prometheus' text format
+//! through `prometheus-client`: GraphQL requests by operation and outcome
+//! code with their latency, login outcomes, rate-limit refusals by root
+//! field, session-cache hits and misses, the database pool, build info.
+//!
+//! Label values are bounded, since each new one is a series kept forever:
+//! root fields and codes come from the schema; operation names come from
+//! clients, so only the first [`MAX_OPERATION_NAMES`] distinct ones (each
+//! cut to 64 characters) get a series of their own, the rest count as
+//! `other`.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use sea_orm::{DatabaseConnection, DbBackend};
+
+/// Distinct operation names that get a series of their own.
+pub const MAX_OPERATION_NAMES: usize = 200;
+const MAX_OPERATION_NAME_CHARS: usize = 64;
+
+type Labels<const N: usize> = [(&'static str, String); N];
+
+/// How a login attempt ended (`usergraph_logins_total{outcome}`).
+#[derive(Debug, Clone, Copy)]
+pub enum LoginOutcome {
+    Success,
+    /// Wrong password, unknown account or an account out of attempts: the
+    /// same answer to the client, one outcome here.
+    InvalidCredentials,
+    /// Refused by the client's or the identifier's login limit.
+    Limited,
+    Error,
+}
+
+impl LoginOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Limited => "limited",
+            Self::Error => "error",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels<2>, Counter>,
+    latency: Family<Labels<1>, Histogram, fn() -> Histogram>,
+    logins: Family<Labels<1>, Counter>,
+    refusals: Family<Labels<1>, Counter>,
+    session_cache: Family<Labels<1>, Counter>,
+    pool: Family<Labels<1>, Gauge>,
+    operation_names: Mutex<HashSet<String>>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+impl Metrics {
+    /// The registry, with `sql_statements` (counted by the pool) in it.
+    #[must_use]
+    pub fn new(sql_statements: Counter) -> Self {
+        let mut registry = Registry::with_prefix("usergraph");
+        let requests = Family::<Labels<2>, Counter>::default();
+        registry.register(
+            "graphql_requests",
+            "GraphQL operations run, by operation name and outcome code (OK when no error)",
+            requests.clone(),
+        );
+        let latency = Family::<Labels<1>, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "graphql_request_duration_seconds",
+            "Time to answer a GraphQL HTTP request, by operation name (batch for a batch)",
+            latency.clone(),
+        );
+        let logins = Family::<Labels<1>, Counter>::default();
+        registry.register("logins", "Login attempts by outcome", logins.clone());
+        let refusals = Family::<Labels<1>, Counter>::default();
+        registry.register(
+            "rate_limit_refusals",
+            "Calls refused by a rate limit, by root field",
+            refusals.clone(),
+        );
+        let session_cache = Family::<Labels<1>, Counter>::default();
+        registry.register(
+            "session_cache_lookups",
+            "Access-token checks answered from the session cache (hit) or the database (miss)",
+            session_cache.clone(),
+        );
+        let pool = Family::<Labels<1>, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections: in_use, idle, max",
+            pool.clone(),
+        );
+        registry.register(
+            "sql_statements",
+            "SQL statements sent to the database",
+            sql_statements,
+        );
+        registry.register(
+            "build",
+            "The running build",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            logins,
+            refusals,
+            session_cache,
+            pool,
+            operation_names: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The label for a client-chosen operation name (see the module doc).
+    fn operation_label(&self, name: Option<&str>) -> String {
+        let Some(name) = name.filter(|name| !name.is_empty()) else {
+            return "anonymous".to_owned();
+        };
+        let name: String = name.chars().take(MAX_OPERATION_NAME_CHARS).collect();
+        let Ok(mut known) = self.operation_names.lock() else {
+            return "other".to_owned();
+        };
+        if known.contains(&name) {
+            return name;
+        }
+        if known.len() < MAX_OPERATION_NAMES {
+            known.insert(name.clone());
+            return name;
+        }
+        "other".to_owned()
+    }
+
+    /// One operation ran and ended with `code` (`OK` without errors).
+    pub fn graphql_operation(&self, operation: Option<&str>, code: &str) {
+        let operation = self.operation_label(operation);
+        self.requests
+            .get_or_create(&[("operation", operation), ("code", code.to_owned())])
+            .inc();
+    }
+
+    /// One GraphQL HTTP request was answered after `elapsed`.
+    pub fn graphql_latency(&self, operation: Option<&str>, elapsed: Duration) {
+        let operation = self.operation_label(operation);
+        self.latency
+            .get_or_create(&[("operation", operation)])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn login(&self, outcome: LoginOutcome) {
+        self.logins
+            .get_or_create(&[("outcome", outcome.label().to_owned())])
+            .inc();
+    }
+
+    /// A call of root field `field` was refused by a rate limit.
+    pub fn rate_limit_refusal(&self, field: &str) {
+        self.refusals
+            .get_or_create(&[("field", field.to_owned())])
+            .inc();
+    }
+
+    pub fn session_cache_lookup(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.session_cache
+            .get_or_create(&[("result", result.to_owned())])
+            .inc();
+    }
+
+    /// The whole text, with the pool read now.
+    #[must_use]
+    pub fn render(&self, db: &DatabaseConnection) -> String {
+        let (size, idle, max) = pool_state(db);
+        let gauge = |state: &str, value: u64| {
+            self.pool
+                .get_or_create(&[("state", state.to_owned())])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        gauge("in_use", size.saturating_sub(idle));
+        gauge("idle", idle);
+        gauge("max", max);
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            tracing::warn!("could not encode the metrics");
+        }
+        text
+    }
+}
+
+/// `(open connections, idle ones, largest size)` of the pool.
+fn pool_state(db: &DatabaseConnection) -> (u64, u64, u64) {
+    let as_u64 = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                u64::from(pool.size()),
+                as_u64(pool.num_idle()),
+                u64::from(pool.options().get_max_connections()),
+            )
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                u64::from(pool.size()),
+                as_u64(pool.num_idle()),
+                u64::from(pool.options().get_max_connections()),
+            )
+        }
+        _ => (0, 0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_chosen_operation_names_are_bounded() {
+        let metrics = Metrics::new(Counter::default());
+        for index in 0..MAX_OPERATION_NAMES + 10 {
+            metrics.graphql_operation(Some(&format!("Op{index}")), "OK");
+        }
+        metrics.graphql_operation(Some(&"x".repeat(500)), "OK");
+        metrics.graphql_operation(None, "OK");
+        let mut text = String::new();
+        encode(&mut text, &metrics.registry).expect("encodes");
+        let series = text
+            .lines()
+            .filter(|line| line.starts_with("usergraph_graphql_requests_total{"))
+            .count();
+        assert_eq!(
+            series,
+            MAX_OPERATION_NAMES + 2,
+            "the named, other, anonymous"
+        );
+        assert!(
+            text.contains(r#"operation="other",code="OK"} 11"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"operation="Op0""#));
+        assert!(!text.contains(&"x".repeat(65)));
+    }
+}

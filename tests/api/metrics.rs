@@ -1,0 +1,140 @@
+//! `/metrics` over a real listener: behind `METRICS_TOKEN`, and counting
+//! what an operator watches: operations by name and outcome code with
+//! their latency, login outcomes, rate-limit refusals by field, the session
+//! cache, the pool and the build.
+
+use serde_json::json;
+
+use crate::common::{Backend, PASSWORD, TestApp, wire_get};
+
+const TOKEN: &str = "scrape-token-0123456789";
+
+/// The value of the series `name{labels}` (`labels` as printed, or empty).
+#[track_caller]
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_token_and_count_what_operators_watch() {
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_token = Some(TOKEN.to_owned());
+        config.limits.default_rate_limit = 3;
+        config.limits.login_ip_rate_limit = 2;
+    })
+    .await
+    .unwrap();
+    let address = app.listen().await;
+    assert_eq!(wire_get(&address, "/metrics", &[]).await.status, 401);
+    let wrong = wire_get(&address, "/metrics", &[("authorization", "Bearer nope")]).await;
+    assert_eq!(wrong.status, 401);
+
+    app.register("watched").await;
+    let logged_in = app.login("watched", PASSWORD).await;
+    let token = logged_in.body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.login("watched", "Wr0ng!pass")
+        .await
+        .expect_code("UNAUTHENTICATED");
+    app.login("watched", PASSWORD)
+        .await
+        .expect_code("RATE_LIMITED");
+    for _ in 0..2 {
+        let me = app
+            .gql_as(&token, "query Me { me { id } }", json!({}))
+            .await;
+        assert_eq!(me.errors(), serde_json::Value::Null, "{}", me.text);
+    }
+    for _ in 0..4 {
+        app.gql(r#"{ usernameAvailable(username: "someone") }"#, json!({}))
+            .await;
+    }
+
+    let bearer = format!("Bearer {TOKEN}");
+    let scraped = wire_get(&address, "/metrics", &[("authorization", &bearer)]).await;
+    assert_eq!(scraped.status, 200, "{}", scraped.text);
+    assert!(
+        scraped
+            .header("content-type")
+            .unwrap()
+            .contains("openmetrics-text")
+    );
+    let text = &scraped.text;
+    assert_eq!(
+        value(
+            text,
+            r#"usergraph_graphql_requests_total{operation="Me",code="OK"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            text,
+            r#"usergraph_graphql_request_duration_seconds_count{operation="Me"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            text,
+            r#"usergraph_graphql_requests_total{operation="anonymous",code="RATE_LIMITED"}"#
+        ),
+        2.0,
+        "one login and one usernameAvailable refused"
+    );
+    assert_eq!(
+        value(text, r#"usergraph_logins_total{outcome="success"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(
+            text,
+            r#"usergraph_logins_total{outcome="invalid_credentials"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(text, r#"usergraph_logins_total{outcome="limited"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(
+            text,
+            r#"usergraph_rate_limit_refusals_total{field="usernameAvailable"}"#
+        ),
+        1.0
+    );
+    assert!(
+        value(
+            text,
+            r#"usergraph_session_cache_lookups_total{result="miss"}"#
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            text,
+            r#"usergraph_session_cache_lookups_total{result="hit"}"#
+        ) >= 1.0
+    );
+    assert_eq!(
+        value(text, r#"usergraph_db_pool_connections{state="max"}"#),
+        4.0
+    );
+    assert!(value(text, r#"usergraph_db_pool_connections{state="idle"}"#) >= 0.0);
+    assert!(value(text, "usergraph_sql_statements_total") > 0.0);
+    assert_eq!(
+        value(
+            text,
+            &format!(
+                r#"usergraph_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        1.0
+    );
+}
