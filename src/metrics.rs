@@ -1,7 +1,8 @@
 //! What the server counts for `GET /metrics`, in Prometheus' text format
 //! through `prometheus-client`: GraphQL requests by operation and outcome
 //! code with their latency, login outcomes, rate-limit refusals by root
-//! field, session-cache hits and misses, the database pool, build info.
+//! field, session-cache hits and misses, the database pool, the outbox's
+//! backlog, build info.
 //!
 //! Label values are bounded, since each new one is a series kept forever:
 //! root fields and codes come from the schema; operation names come from
@@ -59,6 +60,8 @@ pub struct Metrics {
     refusals: Family<Labels<1>, Counter>,
     session_cache: Family<Labels<1>, Counter>,
     pool: Family<Labels<1>, Gauge>,
+    outbox_jobs: Gauge,
+    outbox_oldest_age: Gauge,
     operation_names: Mutex<HashSet<String>>,
 }
 
@@ -107,6 +110,18 @@ impl Metrics {
             "Database pool connections: in_use, idle, max",
             pool.clone(),
         );
+        let outbox_jobs = Gauge::default();
+        registry.register(
+            "outbox_jobs",
+            "Outbox jobs (mail, webhook deliveries) waiting to be done, failed ones excluded; read by each instance's worker at every poll",
+            outbox_jobs.clone(),
+        );
+        let outbox_oldest_age = Gauge::default();
+        registry.register(
+            "outbox_oldest_job_age_seconds",
+            "Age of the oldest waiting outbox job (0 when none waits)",
+            outbox_oldest_age.clone(),
+        );
         registry.register(
             "sql_statements",
             "SQL statements sent to the database",
@@ -125,6 +140,8 @@ impl Metrics {
             refusals,
             session_cache,
             pool,
+            outbox_jobs,
+            outbox_oldest_age,
             operation_names: Mutex::new(HashSet::new()),
         }
     }
@@ -182,6 +199,15 @@ impl Metrics {
         self.session_cache
             .get_or_create(&[("result", result.to_owned())])
             .inc();
+    }
+
+    /// The outbox as its worker last saw it: `waiting` jobs, the oldest
+    /// waiting for `oldest_age`.
+    pub fn outbox_backlog(&self, waiting: u64, oldest_age: Duration) {
+        self.outbox_jobs
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        self.outbox_oldest_age
+            .set(i64::try_from(oldest_age.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// The whole text, with the pool read now.

@@ -189,6 +189,20 @@ pub fn retry_delay(attempts: u32, base: Duration) -> Duration {
     base.saturating_mul(1 << doublings).min(MAX_RETRY_DELAY)
 }
 
+/// Jobs waiting (failed ones excluded) and how long the oldest has waited.
+pub async fn backlog(db: &impl ConnectionTrait) -> AppResult<(u64, Duration)> {
+    let waiting = depth(db).await?;
+    let oldest = outbox_job::Entity::find()
+        .filter(outbox_job::Column::FailedAt.is_null())
+        .order_by_asc(outbox_job::Column::CreatedAt)
+        .one(db)
+        .await?;
+    let age = oldest
+        .and_then(|job| (Utc::now() - job.created_at).to_std().ok())
+        .unwrap_or_default();
+    Ok((waiting, age))
+}
+
 /// Jobs not yet done (failed ones excluded).
 pub async fn depth(db: &impl ConnectionTrait) -> AppResult<u64> {
     Ok(outbox_job::Entity::find()

@@ -31,6 +31,10 @@ pub async fn run(app: AppContext, senders: Senders, cancel: CancellationToken) {
     tracing::info!(mail = %senders.mailer.describe(), "outbox worker started");
     loop {
         drain(&app, &senders, &cancel).await;
+        match outbox::backlog(&app.db).await {
+            Ok((waiting, oldest_age)) => app.metrics.outbox_backlog(waiting, oldest_age),
+            Err(error) => tracing::debug!(%error, "cannot measure the outbox"),
+        }
         tokio::select! {
             () = cancel.cancelled() => return,
             () = app.outbox_wakeup.notified() => {}

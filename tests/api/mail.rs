@@ -601,6 +601,49 @@ async fn opening_a_link_uses_nothing_up(_: Backend) {
     assert_eq!(verified.data("verifyEmail")["emailVerified"], true);
 }
 
+/// A mail belongs to its change: a write that rolls back leaves no job, and
+/// links point wherever `ACCOUNT_LINK_BASE` says.
+async fn mail_follows_its_write_and_its_link_base(_: Backend) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.mail.smtp_url = Some(url);
+        config.mail.account_link_base = Some("https://app.example/auth".to_owned());
+    })
+    .await
+    .unwrap();
+    let actor = usergraph::services::write::Actor::system();
+    {
+        let mut write = usergraph::services::write::Write::begin(&app.app, &actor)
+            .await
+            .unwrap();
+        let mail = app.app.templates.render(
+            usergraph::mail::Template::PasswordChanged,
+            "rolled@example.com",
+            &[("name", "Rolled Back")],
+        );
+        outbox::enqueue(&mut write, &outbox::Job::Mail(mail))
+            .await
+            .unwrap();
+        // Dropped without commit: the change and its mail are gone.
+    }
+    assert_eq!(
+        outbox_job::Entity::find().count(&app.app.db).await.unwrap(),
+        0
+    );
+
+    app.register("mo").await;
+    let mail = sink.one(&address("mo"), "Confirm").await;
+    assert!(
+        mail.link()
+            .starts_with("https://app.example/auth/verify?token="),
+        "{}",
+        mail.link()
+    );
+    outbox_drained(&app).await;
+    assert!(sink.to("rolled@example.com").is_empty());
+}
+
 /// The embedded default: no SMTP server, mail written as `.eml` files that
 /// carry a working link.
 async fn without_smtp_mail_lands_in_files(_: Backend) {
@@ -656,6 +699,56 @@ async fn mail_waits_for_the_smtp_server(backend: Backend) {
         outbox_job::Entity::find().count(&app.app.db).await.unwrap(),
         0
     );
+}
+
+/// `/metrics` shows the outbox's backlog: a mail waiting for a server that
+/// is down, then none once it is delivered.
+async fn the_backlog_is_measured(_: Backend) {
+    let port = closed_port();
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.mail.smtp_url = Some(smtp_url(port));
+        config.metrics_enabled = true;
+    })
+    .await
+    .unwrap();
+    let gauge = |text: &str, name: &str| -> Option<i64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+    };
+    let scrape = || async {
+        app.send(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .text
+    };
+    app.register("nia").await;
+    let started = Instant::now();
+    let text = loop {
+        let text = scrape().await;
+        if gauge(&text, "usergraph_outbox_jobs") == Some(1) {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        gauge(&text, "usergraph_outbox_oldest_job_age_seconds").is_some(),
+        "{text}"
+    );
+    let sink = SmtpSink::start_on(port).await;
+    sink.wait_for(&address("nia"), 1).await;
+    let started = Instant::now();
+    while gauge(&scrape().await, "usergraph_outbox_jobs") != Some(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the gauge stays up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn mail_gives_up_after_its_attempts(_: Backend) {
@@ -849,6 +942,11 @@ mod once {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollback_and_link_base() {
+        mail_follows_its_write_and_its_link_base(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn file_mailbox() {
         without_smtp_mail_lands_in_files(Backend::Sqlite).await;
     }
@@ -856,6 +954,11 @@ mod once {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn killed_and_restarted() {
         a_killed_server_sends_its_queued_mail_after_a_restart(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backlog_metrics() {
+        the_backlog_is_measured(Backend::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
