@@ -1,8 +1,8 @@
 //! What the server counts for `GET /metrics`, in Prometheus' text format
 //! through `prometheus-client`: GraphQL requests by operation and outcome
 //! code with their latency, login outcomes, rate-limit refusals by root
-//! field, session-cache hits and misses, the database pool, the outbox's
-//! backlog, build info.
+//! field, session-cache hits and misses, the password-hashing queue, the
+//! database pool, the outbox's backlog, build info.
 //!
 //! Label values are bounded, since each new one is a series kept forever:
 //! root fields and codes come from the schema; operation names come from
@@ -22,6 +22,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use sea_orm::{DatabaseConnection, DbBackend};
+
+use crate::auth::password::HashingQueue;
 
 /// Distinct operation names that get a series of their own.
 pub const MAX_OPERATION_NAMES: usize = 200;
@@ -74,8 +76,18 @@ fn latency_histogram() -> Histogram {
 impl Metrics {
     /// The registry, with `sql_statements` (counted by the pool) in it.
     #[must_use]
-    pub fn new(sql_statements: Counter) -> Self {
+    pub fn new(sql_statements: Counter, hashing: HashingQueue) -> Self {
         let mut registry = Registry::with_prefix("usergraph");
+        registry.register(
+            "hashing_waiting",
+            "Password hashes and checks waiting for a hashing thread now",
+            hashing.waiting,
+        );
+        registry.register(
+            "hashing_wait_seconds",
+            "How long each password hash or check waited for a hashing thread",
+            hashing.wait_seconds,
+        );
         let requests = Family::<Labels<2>, Counter>::default();
         registry.register(
             "graphql_requests",
@@ -260,7 +272,12 @@ mod tests {
 
     #[test]
     fn client_chosen_operation_names_are_bounded() {
-        let metrics = Metrics::new(Counter::default());
+        let hasher = crate::auth::PasswordHasher::new(
+            crate::auth::password::formats::HashPolicy::from_config(
+                &crate::config::Config::defaults(),
+            ),
+        );
+        let metrics = Metrics::new(Counter::default(), hasher.queue());
         for index in 0..MAX_OPERATION_NAMES + 10 {
             metrics.graphql_operation(Some(&format!("Op{index}")), "OK");
         }

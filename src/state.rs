@@ -50,7 +50,7 @@ impl AppContext {
             config.session_cache_ttl,
             config.change_poll_interval,
         );
-        let metrics = Arc::new(Metrics::new(sql_statements.counter()));
+        let metrics = Arc::new(Metrics::new(sql_statements.counter(), passwords.queue()));
         Self {
             db,
             config: Arc::new(config),

@@ -91,6 +91,13 @@ async fn metrics_need_the_token_and_count_what_operators_watch() {
         value(text, r#"usergraph_logins_total{outcome="success"}"#),
         1.0
     );
+    // One registration hash and two password checks went through the
+    // hashing queue; nothing waits now.
+    assert!(
+        value(text, "usergraph_hashing_wait_seconds_count") >= 3.0,
+        "{text}"
+    );
+    assert_eq!(value(text, "usergraph_hashing_waiting"), 0.0);
     assert_eq!(
         value(
             text,

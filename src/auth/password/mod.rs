@@ -69,9 +69,29 @@ impl Verdict {
     }
 }
 
+/// How long hashes wait for a core, for `/metrics`: the hashes waiting now,
+/// and a histogram of each one's wait. Clones share their values.
+#[derive(Clone)]
+pub struct HashingQueue {
+    pub waiting: prometheus_client::metrics::gauge::Gauge,
+    pub wait_seconds: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl HashingQueue {
+    fn new() -> Self {
+        Self {
+            waiting: prometheus_client::metrics::gauge::Gauge::default(),
+            wait_seconds: prometheus_client::metrics::histogram::Histogram::new([
+                0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        }
+    }
+}
+
 pub struct PasswordHasher {
     policy: HashPolicy,
     permits: Arc<Semaphore>,
+    queue: HashingQueue,
     /// A hash of a random password, verified against when the account does
     /// not exist so that unknown users take as long as wrong passwords.
     dummy_hash: OnceCell<String>,
@@ -87,9 +107,16 @@ impl PasswordHasher {
         Self {
             policy,
             permits: Arc::new(Semaphore::new(cores)),
+            queue: HashingQueue::new(),
             dummy_hash: OnceCell::new(),
             unknown_formats_logged: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The queue in front of the hashing threads, for `/metrics`.
+    #[must_use]
+    pub fn queue(&self) -> HashingQueue {
+        self.queue.clone()
     }
 
     /// How new passwords are hashed.
@@ -189,10 +216,14 @@ impl PasswordHasher {
         T: Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(AppError::internal)?;
+        self.queue.waiting.inc();
+        let queued = std::time::Instant::now();
+        let permit = Arc::clone(&self.permits).acquire_owned().await;
+        self.queue.waiting.dec();
+        self.queue
+            .wait_seconds
+            .observe(queued.elapsed().as_secs_f64());
+        let permit = permit.map_err(AppError::internal)?;
         let outcome = tokio::task::spawn_blocking(move || {
             lower_priority_once();
             let outcome = work();
