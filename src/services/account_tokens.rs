@@ -130,9 +130,9 @@ pub async fn find_valid(
 /// Use up the token `token` of `purpose` within `write`: the row is
 /// deleted, and of two writes redeeming the same token only one succeeds.
 ///
-/// The delete comes first, before anything is read: on SQLite a
-/// transaction that read first and then writes cannot wait for another
-/// writer (it fails with "database is locked"), one that writes first can.
+/// The delete comes first, before anything is read: the database itself
+/// decides a race in that one statement (the second delete waits for the
+/// first's row lock, then finds nothing), with no read that could be stale.
 pub async fn redeem(
     write: &Write<'_>,
     purpose: Purpose,

@@ -51,7 +51,8 @@ pub async fn answer_request(
     email: &str,
     origin: &Origin,
 ) -> AppResult<()> {
-    // Read before the write begins (see `account_tokens::redeem` on SQLite).
+    // Read before the write begins, so the write holds its lock (the
+    // SQLite write lock, see `Write::begin`) no longer than it must.
     let account = user::Entity::find()
         .filter(user::Column::Email.eq(email))
         .filter(user::Column::IsDeleted.eq(false))
