@@ -47,7 +47,8 @@ use crate::auth::caller::{Freshness, authenticate};
 use crate::auth::cookie::RefreshCookie;
 use crate::config::LimitsConfig;
 use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, limit_exceeded, panic_detail};
-use crate::graphql::{GraphqlExecutor, build_schema};
+use crate::graphql::rate_limiting::Counting;
+use crate::graphql::{GraphqlExecutor, build_schema, gate};
 use crate::ratelimit::RequestLimits;
 use crate::ratelimit::client_ip::client_ip;
 use crate::ratelimit::request::Report;
@@ -331,12 +332,13 @@ async fn serve_graphql(
     let limits = Arc::new(RequestLimits::new(client, config.ipv6_prefix));
     let user_id = authentication.caller().map(|caller| caller.user.id);
     let request = request
-        .data(authentication)
+        .data(authentication.clone())
         .data(RefreshCookie::from_headers(headers))
         .data(Arc::clone(&limits))
         .data(origin)
         .data(request_id.clone());
-    let mut response = state.schema.execute_batch(request).await;
+    let counting = Counting::new(&state.app, Arc::clone(&limits), authentication.caller());
+    let mut response = gate::execute_batch(state.schema.as_ref(), &counting, request).await;
     match &mut response {
         BatchResponse::Single(response) => {
             mask_and_code_errors(response, &request_id, config.max_errors);

@@ -124,6 +124,28 @@ impl Results {
                     flood.errors
                 ));
             }
+            // Issue 16: pages of users and a look-up against the floor.
+            for (prefix, target) in [
+                ("users(10) at ", 40.0),
+                ("users(100) at ", 10.0),
+                ("user(username)", 60.0),
+            ] {
+                for row in self
+                    .rows
+                    .iter()
+                    .filter(|row| row.backend == backend && row.scenario.starts_with(prefix))
+                {
+                    lines.push(format!(
+                        "{backend}: {} {:.0}/s = {:.1}% of /health (target ≥ {target:.0}%), p99 {:.2} ms = {:.1}× p50 (target < 4×), {:.2} SQL/req",
+                        row.scenario,
+                        row.requests_per_second,
+                        100.0 * row.requests_per_second / health.requests_per_second,
+                        row.p99_ms,
+                        row.p99_ms / row.p50_ms.max(0.001),
+                        row.sql_per_request
+                    ));
+                }
+            }
             if let Some(listing) = self.find(backend, "users(100) over") {
                 lines.push(format!(
                     "{backend}: listing 100 users with tiers and post counts: {:.2} SQL statements per request (target ≤ 4)",

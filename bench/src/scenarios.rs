@@ -250,6 +250,7 @@ async fn run_on(
         users: 1_000.min(users),
     };
     scaling_point(options, &context, results).await?;
+    listings(&context, options, results).await?;
     seed::users(&db, 1_001.min(users + 1), users).await?;
     context.users = users;
 
@@ -304,6 +305,8 @@ async fn run_on(
         .await?,
     );
     scaling_point(options, &context, results).await?;
+    listings(&context, options, results).await?;
+    writes(&context, options, results).await?;
 
     // Password hashing: bounded by cores ÷ time per hash.
     results.rows.push(
@@ -410,6 +413,83 @@ async fn run_on(
         scaling_point(options, &context, results).await?;
     }
     let _ = db.close().await;
+    Ok(())
+}
+
+/// The listings of issue 16 at the current size: pages of 10 and of 100
+/// among the first 1,000 users (where an admin console or a directory
+/// reads), by page number.
+async fn listings(
+    context: &Context<'_>,
+    options: &Options,
+    results: &mut Results,
+) -> Result<(), String> {
+    let within = context.users.min(1_000);
+    for (scenario, size) in [("users10", 10), ("users100", 100)] {
+        let load = Load {
+            scenario,
+            connections: options.connections,
+            duration: options.seconds(),
+            env: env(&[
+                ("PAGE_MIN", "1".to_owned()),
+                ("PAGE_MAX", (within / size).max(1).to_string()),
+            ]),
+        };
+        let name = format!("users({size}) at {} users", context.users);
+        results.rows.push(measure(context, &name, load).await?);
+    }
+    Ok(())
+}
+
+/// The write paths clients hit all day: `refreshToken` (every few minutes
+/// per client) over one session per connection, and `updateUser`.
+async fn writes(
+    context: &Context<'_>,
+    options: &Options,
+    results: &mut Results,
+) -> Result<(), String> {
+    // One session per connection (at least two: a wrk thread takes every
+    // other one).
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..options.connections.max(2) {
+        let login = client::graphql(
+            &context.server.address,
+            &format!(
+                "mutation {{ login(usernameOrEmail: \"{}\", password: \"{PASSWORD}\") {{ refreshToken }} }}",
+                seed::TEMPLATE
+            ),
+            None,
+        )?;
+        let refresh = login["data"]["login"]["refreshToken"]
+            .as_str()
+            .ok_or_else(|| format!("login for the refresh scenario failed: {login}"))?;
+        refresh_tokens.push(refresh.to_owned());
+    }
+    let load = |scenario, env| Load {
+        scenario,
+        connections: options.connections,
+        duration: options.seconds(),
+        env,
+    };
+    results.rows.push(
+        measure(
+            context,
+            "refreshToken",
+            load(
+                "refresh",
+                env(&[("REFRESH_TOKENS", refresh_tokens.join(","))]),
+            ),
+        )
+        .await?,
+    );
+    results.rows.push(
+        measure(
+            context,
+            "updateUser",
+            load("update", env(&[("TOKEN", context.token.clone())])),
+        )
+        .await?,
+    );
     Ok(())
 }
 

@@ -12,6 +12,14 @@ for cursor in string.gmatch(os.getenv("CURSORS") or "", "[^,]+") do
   table.insert(cursors, cursor)
 end
 
+-- refresh: one refresh token per session, each used once; a thread takes
+-- every other token (by its id's parity), enough for its connections.
+local refresh_tokens = {}
+for refresh in string.gmatch(os.getenv("REFRESH_TOKENS") or "", "[^,]+") do
+  table.insert(refresh_tokens, refresh)
+end
+local pool = {}
+
 local threads = {}
 local counter = 0
 local salt = 0
@@ -27,6 +35,11 @@ function init(args)
   math.randomseed(os.time() + (thread_id or 0) * 7919)
   salt = math.random(1000, 9999)
   wrk.headers["Content-Type"] = "application/json"
+  for index, refresh in ipairs(refresh_tokens) do
+    if index % 2 == (thread_id or 1) % 2 then
+      table.insert(pool, refresh)
+    end
+  end
   if token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
   end
@@ -55,6 +68,20 @@ function request()
   elseif scenario == "users" then
     local page = math.random(page_min, page_max)
     return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 100) { items { username tier { name } postCount } } }"))
+  elseif scenario == "users10" then
+    local page = math.random(page_min, page_max)
+    return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 10) { items { id name username email profileImageUrl tierId } } }"))
+  elseif scenario == "users100" then
+    local page = math.random(page_min, page_max)
+    return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 100) { items { id username name tier { name } postCount } } }"))
+  elseif scenario == "refresh" then
+    -- Each connection has one request in flight, so the pool never runs dry
+    -- while it holds at least as many sessions as the thread's connections.
+    local refresh = table.remove(pool) or "none"
+    return wrk.format(nil, nil, nil, graphql('mutation { refreshToken(refreshToken: \\"' .. refresh .. '\\") { refreshToken } }'))
+  elseif scenario == "update" then
+    local name = "Renamed " .. (thread_id or 0) .. " " .. counter
+    return wrk.format(nil, nil, nil, graphql('mutation { updateUser(username: \\"u0\\", input: { name: \\"' .. name .. '\\" }) { id name } }'))
   elseif scenario == "users_cursor" then
     local cursor = cursors[math.random(1, #cursors)]
     return wrk.format(nil, nil, nil, graphql('{ users(first: 100, after: \\"' .. cursor .. '\\") { items { username tier { name } postCount } } }'))
@@ -69,6 +96,12 @@ function request()
 end
 
 function response(status, headers, body)
+  if scenario == "refresh" then
+    local refresh = string.match(body, '"refreshToken":"([^"]+)"')
+    if refresh then
+      table.insert(pool, refresh)
+    end
+  end
   if status ~= 200 or string.find(body, '"errors"', 1, true) then
     errors = errors + 1
     if errors <= 3 then

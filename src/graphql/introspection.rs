@@ -1,5 +1,5 @@
 //! `GRAPHQL_INTROSPECTION=false`: a document asking for `__schema` or
-//! `__type` is refused with `FORBIDDEN` before it runs, instead of the
+//! `__type` is refused with `FORBIDDEN` before it runs (by [`super::gate`]), instead of the
 //! silent `null` async-graphql answers, so a client knows why its tooling
 //! shows nothing. (The schema also stops suggesting field names in
 //! validation errors; see `build_schema_with`.)
@@ -9,48 +9,11 @@
 //! fragment once, so a cycle cannot loop). `__typename` stays allowed.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, Pos, Request, ServerResult};
-
-use crate::error::AppError;
 
 /// The message of the refusal.
 pub const INTROSPECTION_DISABLED: &str = "introspection is disabled";
-
-/// The schema extension that refuses introspection documents.
-pub struct IntrospectionDisabled;
-
-impl ExtensionFactory for IntrospectionDisabled {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Gate)
-    }
-}
-
-struct Gate;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Gate {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // A document that does not parse is left to async-graphql.
-        let introspects = request.parsed_query().is_ok_and(asks_for_introspection);
-        if introspects {
-            return Err(AppError::Forbidden(INTROSPECTION_DISABLED.to_owned())
-                .extend()
-                .into_server_error(Pos::default()));
-        }
-        next.run(ctx, request).await
-    }
-}
 
 /// Whether any query operation of `document` selects `__schema` or `__type`.
 #[must_use]

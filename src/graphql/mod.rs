@@ -10,6 +10,8 @@ pub mod audit;
 pub mod complexity;
 pub mod document_limits;
 pub mod email;
+pub mod gate;
+pub mod guarded;
 pub mod hardening;
 pub mod introspection;
 pub mod keys;
@@ -30,10 +32,11 @@ use std::sync::{Arc, OnceLock};
 use async_graphql::futures_util::future::BoxFuture;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use async_graphql::{
-    BatchRequest, BatchResponse, Context, EmptySubscription, ErrorExtensions, MergedObject,
-    ObjectType, Schema, SchemaBuilder, SubscriptionType,
+    Context, EmptySubscription, ErrorExtensions, MergedObject, ObjectType, Request, Response,
+    Schema, SchemaBuilder, SubscriptionType,
 };
 
+use self::guarded::Guarded;
 use self::loaders::Loaders;
 
 use crate::auth::guards::authentication;
@@ -95,7 +98,10 @@ merged_roots!(
     webhooks::WebhookMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = SchemaOf<QueryRoot, MutationRoot>;
+
+/// The schema [`build_schema_with`] builds over roots `Q` and `M`.
+pub type SchemaOf<Q, M> = Schema<Guarded<Q>, Guarded<M>, EmptySubscription>;
 
 /// The schema without runtime data: enough to print the SDL.
 #[must_use]
@@ -116,29 +122,27 @@ pub fn build_schema(app: AppContext) -> AppSchema {
 /// A schema whose roots an application chose (usually usergraph's roots
 /// merged with its own, see `examples/dashboard.rs`), with everything
 /// usergraph's resolvers and guards need attached.
-pub fn build_schema_with<Q, M>(
-    app: AppContext,
-    query: Q,
-    mutation: M,
-) -> Schema<Q, M, EmptySubscription>
+///
+/// The schema has no extension: the roots are [`Guarded`] (rate limits and
+/// the panic net per root field) and whole-document checks run in
+/// [`gate`] before a request executes. Depth and complexity are measured
+/// by async-graphql's validation against the configured limits; [`gate`]
+/// gives its refusals their codes.
+pub fn build_schema_with<Q, M>(app: AppContext, query: Q, mutation: M) -> SchemaOf<Q, M>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
 {
     let limits = &app.config.limits;
     let root_fields = RootFields::default();
-    let mut builder = Schema::build(query, mutation, EmptySubscription)
-        // Outermost first: the panic net also covers the rate limiter. The
-        // hardening extension also enforces the depth and complexity limits.
-        .extension(hardening::Hardening::from_config(limits))
-        .extension(rate_limiting::RootFieldLimits);
+    let mut builder = Schema::build(Guarded(query), Guarded(mutation), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
     if !limits.introspection {
-        // Refused with a code rather than answered with `null`, and no
-        // "Did you mean …" in validation errors: field names stay unlisted.
-        builder = builder
-            .extension(introspection::IntrospectionDisabled)
-            .disable_introspection()
-            .disable_suggestions();
+        // Introspection documents are refused with a code by the gate; the
+        // schema also answers none and suggests no field names ("Did you
+        // mean …") in validation errors.
+        builder = builder.disable_introspection().disable_suggestions();
     }
     let schema = builder
         .data(Loaders::new(&app.db))
@@ -149,10 +153,11 @@ where
     schema
 }
 
-/// Anything that executes GraphQL batches: lets the HTTP layer serve
-/// usergraph's schema or an application's extended one alike.
+/// Anything that executes GraphQL requests: lets the HTTP layer serve
+/// usergraph's schema or an application's extended one alike. Batches and
+/// the checks before a request runs are [`gate`]'s.
 pub trait GraphqlExecutor: Send + Sync {
-    fn execute_batch(&self, request: BatchRequest) -> BoxFuture<'_, BatchResponse>;
+    fn execute(&self, request: Request) -> BoxFuture<'_, Response>;
 }
 
 impl<Q, M, S> GraphqlExecutor for Schema<Q, M, S>
@@ -161,23 +166,8 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    /// The operations of a batch run one after another, not concurrently as
-    /// async-graphql's own `execute_batch` runs them: an operation that ends
-    /// the session (`logout`, `changePassword`) is then seen to have ended it
-    /// by every operation after it.
-    fn execute_batch(&self, request: BatchRequest) -> BoxFuture<'_, BatchResponse> {
-        Box::pin(async move {
-            match request {
-                BatchRequest::Single(request) => BatchResponse::Single(self.execute(request).await),
-                BatchRequest::Batch(requests) => {
-                    let mut responses = Vec::with_capacity(requests.len());
-                    for request in requests {
-                        responses.push(self.execute(request).await);
-                    }
-                    BatchResponse::Batch(responses)
-                }
-            }
-        })
+    fn execute(&self, request: Request) -> BoxFuture<'_, Response> {
+        Box::pin(Schema::execute(self, request))
     }
 }
 

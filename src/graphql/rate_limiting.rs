@@ -1,19 +1,16 @@
 //! Counting every root-field resolution against the caller's rule, before
-//! the resolver runs, and every document refused by a limit.
+//! the resolver runs (see [`super::guarded`], which calls [`Counting::count`]
+//! for each root field), and every document refused by a limit (see
+//! [`super::gate`]).
 //!
-//! Doing it in an extension rather than in each resolver covers every
-//! current and future root field, and counts per resolution: each alias and
-//! each operation of a batch is one call. A refused document counts as one
-//! call of its own pseudo field, so a flood of refusals is throttled like a
-//! flood of anything else.
+//! Counting per resolution covers every current and future root field, and
+//! counts each alias and each operation of a batch as one call. A refused
+//! document counts as one call of its own pseudo field, so a flood of
+//! refusals is throttled like a flood of anything else.
 
-use std::any::{Any, TypeId};
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
-use async_graphql::{Data, ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
+use async_graphql::{Context, ErrorExtensions, ServerError};
 
 use crate::auth::{Authentication, Caller};
 use crate::ratelimit::{Decision, RequestLimits, Rule, ip_field_key, user_field_key};
@@ -21,43 +18,6 @@ use crate::state::AppContext;
 
 /// The pseudo root field a refused document is counted as.
 pub const REFUSED_DOCUMENT: &str = "(refused document)";
-
-pub struct RootFieldLimits;
-
-impl ExtensionFactory for RootFieldLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RootFieldLimitsExtension)
-    }
-}
-
-struct RootFieldLimitsExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for RootFieldLimitsExtension {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none()
-            && !info.is_for_introspection
-            && let Some(counting) = Counting::from_extension(ctx)
-        {
-            let decision = counting.count(info.name).await;
-            if !decision.allowed {
-                let mut error: ServerError = decision
-                    .to_error()
-                    .extend()
-                    .into_server_error(async_graphql::Pos::default());
-                let key = info.alias.unwrap_or(info.name);
-                error.path = vec![PathSegment::Field(key.to_owned())];
-                return Err(error);
-            }
-        }
-        next.run(ctx, info).await
-    }
-}
 
 /// What counting needs to know of a request: the limiter, the client and
 /// the caller.
@@ -71,7 +31,7 @@ impl<'a> Counting<'a> {
     /// From a running request. `None` without the application context (a
     /// bare schema has no limiter).
     #[must_use]
-    pub fn from_extension(ctx: &ExtensionContext<'a>) -> Option<Self> {
+    pub fn from_context(ctx: &Context<'a>) -> Option<Self> {
         Some(Self {
             app: ctx.data_opt::<AppContext>()?,
             limits: RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>()),
@@ -81,14 +41,24 @@ impl<'a> Counting<'a> {
         })
     }
 
-    /// From a request still being prepared, whose data is not attached yet.
+    /// For a request that has not run yet: the HTTP or WebSocket layer's
+    /// own view of the client and the caller.
     #[must_use]
-    pub fn from_request(ctx: &ExtensionContext<'a>, data: &'a Data) -> Option<Self> {
-        Some(Self {
-            app: ctx.data_opt::<AppContext>()?,
-            limits: RequestLimits::from_request_data(data_of::<Arc<RequestLimits>>(data)),
-            caller: data_of::<Authentication>(data).and_then(Authentication::caller),
-        })
+    pub fn new(
+        app: &'a AppContext,
+        limits: Arc<RequestLimits>,
+        caller: Option<&'a Caller>,
+    ) -> Self {
+        Self {
+            app,
+            limits,
+            caller,
+        }
+    }
+
+    #[must_use]
+    pub fn app(&self) -> &'a AppContext {
+        self.app
     }
 
     /// Count one call of root field `field`: a logged-in caller by user id
@@ -137,7 +107,7 @@ impl<'a> Counting<'a> {
 
 /// Count a document refused by a limit. `Some(RATE_LIMITED error)` when
 /// the caller's budget is spent: that is then the answer.
-pub async fn refused_document(counting: Option<Counting<'_>>) -> Option<ServerError> {
+pub async fn refused_document(counting: Option<&Counting<'_>>) -> Option<ServerError> {
     let decision = counting?.count(REFUSED_DOCUMENT).await;
     (!decision.allowed).then(|| {
         decision
@@ -145,9 +115,4 @@ pub async fn refused_document(counting: Option<Counting<'_>>) -> Option<ServerEr
             .extend()
             .into_server_error(async_graphql::Pos::default())
     })
-}
-
-fn data_of<T: Any + Send + Sync>(data: &Data) -> Option<&T> {
-    data.get(&TypeId::of::<T>())
-        .and_then(|value| value.downcast_ref::<T>())
 }
