@@ -6,13 +6,11 @@
 //!
 //! Run it like the server (same settings): `cargo run --example dashboard`.
 
-use async_graphql::{
-    Context, EmptySubscription, MergedObject, Object, ResultExt, Schema, SimpleObject,
-};
+use async_graphql::{Context, MergedObject, Object, ResultExt, Schema, SimpleObject};
 use usergraph::auth::guards::require_caller;
 use usergraph::auth::{LoggedIn, RequireTier};
 use usergraph::graphql::types::User;
-use usergraph::graphql::{MutationRoot, UsergraphQuery, build_schema_with};
+use usergraph::graphql::{MutationRoot, SubscriptionRoot, UsergraphQuery, build_schema_with};
 use usergraph::services::relations;
 use usergraph::{AppContext, AppState};
 
@@ -55,7 +53,7 @@ impl DashboardQuery {
 #[graphql(name = "Query")]
 pub struct AppQuery(UsergraphQuery, DashboardQuery);
 
-pub type AppSchema = Schema<AppQuery, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<AppQuery, MutationRoot, SubscriptionRoot>;
 
 #[must_use]
 pub fn schema(app: AppContext) -> AppSchema {

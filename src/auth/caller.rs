@@ -139,18 +139,38 @@ pub async fn authenticate(
     let Some(raw_token) = bearer_token(headers) else {
         return Ok(Authentication::Rejected);
     };
+    authenticate_token(ctx, raw_token, freshness).await
+}
+
+/// Authenticate an access token presented some other way than a header
+/// (a WebSocket's `connection_init`), as [`authenticate`] does.
+pub async fn authenticate_token(
+    ctx: &AppContext,
+    raw_token: &str,
+    freshness: Freshness,
+) -> AppResult<Authentication> {
     let Ok(claims) = ctx.tokens.verify(raw_token, TokenKind::Access) else {
         return Ok(Authentication::Rejected);
     };
-    let user = match freshness {
-        Freshness::Cached => cached_token_owner(ctx, &claims).await?,
-        Freshness::Database => find_token_owner(&ctx.db, &claims).await?,
-    };
-    match user {
+    match token_owner(ctx, &claims, freshness).await? {
         Some(user) => Ok(Authentication::Authenticated(Box::new(Caller::new(
             user, claims, freshness,
         )))),
         None => Ok(Authentication::Rejected),
+    }
+}
+
+/// The active user a verified token belongs to, `None` once its session
+/// has ended: from the session cache for a read, from the database for a
+/// write (see [`Freshness`]).
+pub async fn token_owner(
+    ctx: &AppContext,
+    claims: &Claims,
+    freshness: Freshness,
+) -> AppResult<Option<user::Model>> {
+    match freshness {
+        Freshness::Cached => cached_token_owner(ctx, claims).await,
+        Freshness::Database => find_token_owner(&ctx.db, claims).await,
     }
 }
 

@@ -20,6 +20,7 @@ pub mod posts;
 pub mod rate_limiting;
 pub mod session;
 pub mod session_management;
+pub mod subscriptions;
 pub mod tiers;
 pub mod types;
 pub mod users;
@@ -28,13 +29,15 @@ pub mod webhooks;
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::futures_util::future::BoxFuture;
+use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use async_graphql::{
-    BatchRequest, BatchResponse, Context, EmptySubscription, ErrorExtensions, MergedObject,
-    ObjectType, Schema, SchemaBuilder, SubscriptionType,
+    BatchRequest, BatchResponse, Context, Data, ErrorExtensions, MergedObject, ObjectType, Request,
+    Response, Schema, SchemaBuilder, SubscriptionType,
 };
 
 use self::loaders::Loaders;
+pub use self::subscriptions::SubscriptionRoot;
 
 use crate::auth::guards::authentication;
 use crate::error::AppError;
@@ -95,15 +98,15 @@ merged_roots!(
     webhooks::WebhookMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema without runtime data: enough to print the SDL.
 #[must_use]
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
 }
 
@@ -113,21 +116,22 @@ pub fn build_schema(app: AppContext) -> AppSchema {
     build_schema_with(app, QueryRoot::default(), MutationRoot::default())
 }
 
-/// A schema whose roots an application chose (usually usergraph's roots
-/// merged with its own, see `examples/dashboard.rs`), with everything
-/// usergraph's resolvers and guards need attached.
+/// A schema whose query and mutation roots an application chose (usually
+/// usergraph's roots merged with its own, see `examples/dashboard.rs`),
+/// with usergraph's subscriptions and everything usergraph's resolvers and
+/// guards need attached.
 pub fn build_schema_with<Q, M>(
     app: AppContext,
     query: Q,
     mutation: M,
-) -> Schema<Q, M, EmptySubscription>
+) -> Schema<Q, M, SubscriptionRoot>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
 {
     let limits = &app.config.limits;
     let root_fields = RootFields::default();
-    let mut builder = Schema::build(query, mutation, EmptySubscription)
+    let mut builder = Schema::build(query, mutation, SubscriptionRoot)
         // Outermost first: the panic net also covers the rate limiter. The
         // hardening extension also enforces the depth and complexity limits.
         .extension(hardening::Hardening::from_config(limits))
@@ -149,10 +153,17 @@ where
     schema
 }
 
-/// Anything that executes GraphQL batches: lets the HTTP layer serve
-/// usergraph's schema or an application's extended one alike.
+/// Anything that executes GraphQL batches and subscriptions: lets the HTTP
+/// layer serve usergraph's schema or an application's extended one alike.
 pub trait GraphqlExecutor: Send + Sync {
     fn execute_batch(&self, request: BatchRequest) -> BoxFuture<'_, BatchResponse>;
+
+    /// Run a subscription with the data of its WebSocket connection.
+    fn execute_stream(
+        &self,
+        request: Request,
+        connection: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response>;
 }
 
 impl<Q, M, S> GraphqlExecutor for Schema<Q, M, S>
@@ -179,6 +190,14 @@ where
             }
         })
     }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        connection: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        async_graphql::Executor::execute_stream(self, request, connection)
+    }
 }
 
 /// The names of the schema's root fields: what a rate-limit rule's `path`
@@ -200,7 +219,10 @@ fn root_field_names(sdl: &str) -> Vec<String> {
     let mut names = Vec::new();
     for definition in document.definitions {
         if let TypeSystemDefinition::Type(definition) = definition
-            && matches!(definition.node.name.node.as_str(), "Query" | "Mutation")
+            && matches!(
+                definition.node.name.node.as_str(),
+                "Query" | "Mutation" | "Subscription"
+            )
             && let TypeKind::Object(object) = definition.node.kind
         {
             names.extend(

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
 };
-use async_graphql::{Data, ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
+use async_graphql::{
+    Context, Data, ErrorExtensions, PathSegment, ServerError, ServerResult, Value,
+};
 
 use crate::auth::{Authentication, Caller};
 use crate::ratelimit::{Decision, RequestLimits, Rule, ip_field_key, user_field_key};
@@ -40,8 +42,11 @@ impl Extension for RootFieldLimitsExtension {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        // A subscription's root field resolves once per event; its start
+        // is counted by the resolver instead (`count_subscription_start`).
         if info.path_node.parent.is_none()
             && !info.is_for_introspection
+            && info.parent_type != SUBSCRIPTION
             && let Some(counting) = Counting::from_extension(ctx)
         {
             let decision = counting.count(info.name).await;
@@ -56,6 +61,30 @@ impl Extension for RootFieldLimitsExtension {
             }
         }
         next.run(ctx, info).await
+    }
+}
+
+/// The name of the subscription root type.
+const SUBSCRIPTION: &str = "Subscription";
+
+/// Count the start of subscription `field`; `RATE_LIMITED` when the
+/// caller's budget for it is spent.
+pub async fn count_subscription_start(ctx: &Context<'_>, field: &str) -> async_graphql::Result<()> {
+    let Some(app) = ctx.data_opt::<AppContext>() else {
+        return Ok(());
+    };
+    let counting = Counting {
+        app,
+        limits: RequestLimits::from_request_data(ctx.data_opt::<Arc<RequestLimits>>()),
+        caller: ctx
+            .data_opt::<Authentication>()
+            .and_then(Authentication::caller),
+    };
+    let decision = counting.count(field).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(decision.to_error().extend())
     }
 }
 
