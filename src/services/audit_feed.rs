@@ -15,7 +15,13 @@
 //!
 //! The feed only reads while somebody listens: with no subscriber the task
 //! in `tasks::audit_feed` sleeps until one arrives, so an idle server (and
-//! the benchmark) pays nothing.
+//! the benchmark) pays nothing. A write on this instance wakes the reader
+//! at commit; other instances' events are found by the next poll
+//! (`CHANGE_POLL_INTERVAL`, 100 ms). A PostgreSQL `NOTIFY` per event would
+//! cut that delay, but it would cost every write that records an event (a
+//! login, first of all) a notification on every deployment, subscribers or
+//! not; a tenth of a second for a live view of the log did not seem worth
+//! it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
