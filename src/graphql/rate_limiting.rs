@@ -110,13 +110,16 @@ impl<'a> Counting<'a> {
         })
     }
 
-    /// From a request still being prepared, whose data is not attached yet.
+    /// From a request still being prepared, whose data is not attached yet
+    /// (over WebSocket the caller is in the connection's data instead).
     #[must_use]
     pub fn from_request(ctx: &ExtensionContext<'a>, data: &'a Data) -> Option<Self> {
+        let limits = data_of::<Arc<RequestLimits>>(data).or_else(|| ctx.data_opt());
+        let authentication = data_of::<Authentication>(data).or_else(|| ctx.data_opt());
         Some(Self {
             app: ctx.data_opt::<AppContext>()?,
-            limits: RequestLimits::from_request_data(data_of::<Arc<RequestLimits>>(data)),
-            caller: data_of::<Authentication>(data).and_then(Authentication::caller),
+            limits: RequestLimits::from_request_data(limits),
+            caller: authentication.and_then(Authentication::caller),
         })
     }
 

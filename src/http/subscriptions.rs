@@ -14,6 +14,10 @@
 //! other subscriptions on the socket go on; a whole-socket 4403 would end
 //! them all.
 //!
+//! No cookie is read, only the token in the payload: a page of another
+//! site that opens a socket here gains nothing (no cross-site WebSocket
+//! hijacking), so the `Origin` of the upgrade is not checked.
+//!
 //! Only subscriptions run over the socket: queries and mutations are
 //! refused (`BAD_USER_INPUT`) and belong on `POST /graphql`, where every
 //! write checks its session against the database first. Every document is
@@ -57,6 +61,10 @@ pub const PROTOCOL: &str = "graphql-transport-ws";
 pub const UNAUTHENTICATED: u16 = 4401;
 /// Close code: no `connection_init` in time.
 pub const INIT_TIMEOUT: u16 = 4408;
+
+/// What async-graphql closes with on a `subscribe` before
+/// `connection_ack`.
+const HANDSHAKE_INCOMPLETE: u16 = 1011;
 
 /// How long a new socket may wait before sending `connection_init`.
 const INIT_WAIT: Duration = Duration::from_secs(10);
@@ -164,11 +172,16 @@ async fn serve(state: AppState, socket: WebSocket, connection: Connection) {
             message = messages.next() => match message {
                 Some(WsMessage::Text(text)) => Message::Text(text.into()),
                 Some(WsMessage::Close(code, reason)) => {
-                    let (code, reason) = refusal
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .take()
-                        .unwrap_or((code, reason));
+                    let noted = refusal.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    let (code, reason) = match noted {
+                        Some(noted) => noted,
+                        // A `subscribe` before `connection_ack`: the
+                        // protocol's answer is 4401.
+                        None if code == HANDSHAKE_INCOMPLETE => {
+                            (UNAUTHENTICATED, "Unauthorized".to_owned())
+                        }
+                        None => (code, reason),
+                    };
                     close(code, reason)
                 }
                 None => break,
