@@ -16,9 +16,12 @@
 //! The feed only reads while somebody listens: with no subscriber the task
 //! in `tasks::audit_feed` sleeps until one arrives, so an idle server (and
 //! the benchmark) pays nothing. A write on this instance wakes the reader
-//! at commit; other instances' events are found by the next poll
-//! (`CHANGE_POLL_INTERVAL`, 100 ms). A PostgreSQL `NOTIFY` per event would
-//! cut that delay, but it would cost every write that records an event (a
+//! at commit; on PostgreSQL the change feed's notification (sent by writes
+//! that end or alter sessions: logouts, revocations, password changes)
+//! wakes it on every instance, so the events that close sockets travel
+//! fastest. Other instances' events are otherwise found by the next poll
+//! (`CHANGE_POLL_INTERVAL`, 100 ms). A `NOTIFY` of its own for every event
+//! would cut that delay, but it would cost every write that records one (a
 //! login, first of all) a notification on every deployment, subscribers or
 //! not; a tenth of a second for a live view of the log did not seem worth
 //! it.

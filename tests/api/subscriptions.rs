@@ -284,7 +284,30 @@ async fn an_event_raised_on_another_instance_arrives(app: TestApp) {
     assert!(started.elapsed() <= other.within_a_poll() + Duration::from_secs(1));
 }
 
-crate::on_both_backends!(an_event_raised_on_another_instance_arrives);
+async fn a_logout_on_another_instance_closes_the_socket(app: TestApp) {
+    let (token, _) = app.signed_up("ann").await;
+    let other = app.another_instance(|_| {}).await;
+    let address = other.listen().await;
+    let mut socket = Socket::acked(&address, &token).await;
+    socket.subscribe("mine", MY_EVENTS, json!({})).await;
+    subscribed(&other).await;
+    let started = std::time::Instant::now();
+    app.gql_as(&token, "mutation { logout }", json!({}))
+        .await
+        .data("logout");
+    let (code, reason) = socket.close_code().await;
+    assert_eq!(code, 4401, "{reason}");
+    eprintln!(
+        "a logout on another instance closed the socket after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() <= other.within_a_poll() + Duration::from_secs(1));
+}
+
+crate::on_both_backends!(
+    an_event_raised_on_another_instance_arrives,
+    a_logout_on_another_instance_closes_the_socket,
+);
 
 crate::on_sqlite!(
     a_user_receives_their_own_login_and_nobody_elses,
