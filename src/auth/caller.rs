@@ -107,8 +107,13 @@ impl Authentication {
 /// The bearer token of the `Authorization` header, if one was sent.
 #[must_use]
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
+    bearer(headers.get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (any case).
+#[must_use]
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())

@@ -44,7 +44,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::{AppState, MAX_USER_AGENT_CHARS, mask_and_code_errors, plain_error};
-use crate::auth::caller::{Freshness, authenticate_token};
+use crate::auth::caller::{Freshness, authenticate_token, bearer};
 use crate::auth::session_watch::SessionWatch;
 use crate::error::AppError;
 use crate::graphql::GraphqlExecutor;
@@ -279,14 +279,10 @@ fn token_in(payload: &Value) -> Option<&str> {
             .map(str::trim)
             .filter(|value| !value.is_empty())
     };
-    if let Some(header) = text("authorization") {
-        let (scheme, token) = header.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-            .filter(|token| !token.is_empty());
+    match text("authorization") {
+        Some(value) => bearer(value),
+        None => text("token"),
     }
-    text("token")
 }
 
 /// The schema as async-graphql's WebSocket transport wants it: only
