@@ -139,6 +139,13 @@ pub struct Config {
     #[arg(long, env = "CHANGE_POLL_INTERVAL", default_value = "100ms", value_parser = parse_positive_duration)]
     pub change_poll_interval: Duration,
 
+    /// How often a subscription socket checks that its session is still
+    /// live (through the session cache), for sessions that end without an
+    /// event about their user (expiry). A logout, revocation or password
+    /// change closes the socket as soon as its event arrives.
+    #[arg(long, env = "SUBSCRIPTION_SESSION_CHECK", default_value = "10s", value_parser = parse_positive_duration)]
+    pub subscription_session_check: Duration,
+
     /// How long change-feed entries are kept. An instance that could not
     /// read the feed for longer finds a hole and forgets every cached session.
     #[arg(long, env = "CHANGE_FEED_RETENTION", default_value = "1h", value_parser = parse_duration)]

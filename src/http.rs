@@ -4,7 +4,9 @@
 //! (unless `GRAPHQL_PLAYGROUND=false`); `/demo` serves the demo page and
 //! `/` a landing page, all embedded in the executable (see `assets`);
 //! `/health`, `/health/live` and `/health/ready` answer probes (see
-//! `health`); `/.well-known/` publishes the keys that verify tokens.
+//! `health`); `/.well-known/` publishes the keys that verify tokens. A
+//! `GET /graphql` asking to upgrade to a WebSocket serves subscriptions
+//! (see `subscriptions`).
 //!
 //! The caller is authenticated here, once per request, and attached to the
 //! GraphQL request for guards and resolvers to read, together with the
@@ -17,6 +19,7 @@ mod headers;
 mod health;
 mod metrics;
 mod pages;
+pub mod subscriptions;
 pub mod well_known;
 
 use std::net::SocketAddr;
@@ -27,7 +30,7 @@ use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql::{ErrorExtensions, Pos};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Query, State};
 use axum::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -136,14 +139,21 @@ async fn graphql_post(
     graphql(state, peer, headers, Incoming::Post(body)).await
 }
 
-/// `GET /graphql`: a query in the URL, or, for a browser asking for HTML
-/// without one, the GraphiQL page (unless `GRAPHQL_PLAYGROUND=false`).
-async fn graphql_get(
-    State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    parameters: Result<Query<GetParameters>, QueryRejection>,
-) -> Response {
+/// `GET /graphql`: a WebSocket for subscriptions (see `subscriptions`), a
+/// query in the URL, or, for a browser asking for HTML without one, the
+/// GraphiQL page (unless `GRAPHQL_PLAYGROUND=false`).
+async fn graphql_get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if subscriptions::is_upgrade(&parts.headers) {
+        return subscriptions::upgrade(state, parts).await;
+    }
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .cloned()
+        .map(Extension);
+    let parameters = Query::<GetParameters>::from_request_parts(&mut parts, &state).await;
+    let headers = parts.headers;
     let has_query = matches!(&parameters, Ok(Query(GetParameters { query: Some(_), .. })));
     if !has_query && state.app.config.limits.playground && pages::wants_html(&headers) {
         return pages::playground(&state.app.config.clients, &headers).await;

@@ -15,6 +15,7 @@ use crate::db::StatementCounter;
 use crate::mail::Templates;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::services::audit_feed::AuditFeed;
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -33,6 +34,8 @@ pub struct AppContext {
     pub outbox_wakeup: Arc<Notify>,
     /// What `/metrics` reports.
     pub metrics: Arc<Metrics>,
+    /// New audit events for this instance's GraphQL subscriptions.
+    pub audit_feed: Arc<AuditFeed>,
 }
 
 impl AppContext {
@@ -62,6 +65,7 @@ impl AppContext {
             templates: Arc::new(Templates::built_in()),
             outbox_wakeup: Arc::new(Notify::new()),
             metrics,
+            audit_feed: Arc::new(AuditFeed::new()),
         }
     }
 

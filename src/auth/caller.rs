@@ -107,8 +107,13 @@ impl Authentication {
 /// The bearer token of the `Authorization` header, if one was sent.
 #[must_use]
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
+    bearer(headers.get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (any case).
+#[must_use]
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())
@@ -139,18 +144,38 @@ pub async fn authenticate(
     let Some(raw_token) = bearer_token(headers) else {
         return Ok(Authentication::Rejected);
     };
+    authenticate_token(ctx, raw_token, freshness).await
+}
+
+/// Authenticate an access token presented some other way than a header
+/// (a WebSocket's `connection_init`), as [`authenticate`] does.
+pub async fn authenticate_token(
+    ctx: &AppContext,
+    raw_token: &str,
+    freshness: Freshness,
+) -> AppResult<Authentication> {
     let Ok(claims) = ctx.tokens.verify(raw_token, TokenKind::Access) else {
         return Ok(Authentication::Rejected);
     };
-    let user = match freshness {
-        Freshness::Cached => cached_token_owner(ctx, &claims).await?,
-        Freshness::Database => find_token_owner(&ctx.db, &claims).await?,
-    };
-    match user {
+    match token_owner(ctx, &claims, freshness).await? {
         Some(user) => Ok(Authentication::Authenticated(Box::new(Caller::new(
             user, claims, freshness,
         )))),
         None => Ok(Authentication::Rejected),
+    }
+}
+
+/// The active user a verified token belongs to, `None` once its session
+/// has ended: from the session cache for a read, from the database for a
+/// write (see [`Freshness`]).
+pub async fn token_owner(
+    ctx: &AppContext,
+    claims: &Claims,
+    freshness: Freshness,
+) -> AppResult<Option<user::Model>> {
+    match freshness {
+        Freshness::Cached => cached_token_owner(ctx, claims).await,
+        Freshness::Database => find_token_owner(&ctx.db, claims).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Who is calling, and how they prove it: password hashing, signed tokens
 //! and the keys that sign them,
-//! the refresh cookie, the current caller and the guards that check it.
+//! the refresh cookie, the current caller and the guards that check it, and
+//! the watch that ends a WebSocket connection with its session.
 
 pub mod caller;
 pub mod capability;
@@ -10,6 +11,7 @@ pub mod keys;
 pub mod password;
 pub mod secret;
 pub mod session_cache;
+pub mod session_watch;
 pub mod tokens;
 
 pub use caller::{Authentication, Caller};

@@ -23,13 +23,16 @@
 //! as `BAD_USER_INPUT` with `extensions.limit`. Every refused document costs
 //! the caller one call of their rate limit, so refusals are not free.
 
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Pos, Request, Response};
+use async_graphql::{
+    BatchRequest, BatchResponse, ErrorExtensions, Pos, Request, Response, ServerError,
+};
 
 use super::GraphqlExecutor;
 use super::document_limits::{self, DocumentLimits};
 use super::hardening::limit_exceeded;
 use super::introspection::{INTROSPECTION_DISABLED, asks_for_introspection};
 use super::rate_limiting::{Counting, refused_document};
+use crate::config::LimitsConfig;
 use crate::error::AppError;
 
 /// async-graphql's refusal of a document nested deeper than `limit_depth`.
@@ -101,33 +104,40 @@ pub async fn admit(counting: &Counting<'_>, request: &mut Request) -> Result<(),
 
 /// Give async-graphql's depth and complexity refusals our code and
 /// `extensions.limit`, and count them against the caller.
-async fn code_validation_limits(counting: &Counting<'_>, response: &mut Response) {
-    let [error] = response.errors.as_slice() else {
+pub async fn code_validation_limits(counting: &Counting<'_>, response: &mut Response) {
+    let Some(coded) = coded_limit_refusal(&counting.app().config.limits, response) else {
         return;
     };
+    let answer = refused_document(Some(counting)).await.unwrap_or(coded);
+    response.errors = vec![answer];
+}
+
+/// Our refusal for `response` when it is async-graphql's refusal of a
+/// document over the depth or complexity limit; `None` otherwise.
+fn coded_limit_refusal(limits: &LimitsConfig, response: &Response) -> Option<ServerError> {
+    let [error] = response.errors.as_slice() else {
+        return None;
+    };
     if error.extensions.is_some() {
-        return;
+        return None;
     }
-    let limits = &counting.app().config.limits;
-    let coded = match error.message.as_str() {
-        TOO_DEEP => limit_exceeded(
+    match error.message.as_str() {
+        TOO_DEEP => Some(limit_exceeded(
             "depth",
             &format!(
                 "The document is nested deeper than {} levels",
                 limits.max_depth
             ),
             None,
-        ),
-        TOO_COMPLEX => limit_exceeded(
+        )),
+        TOO_COMPLEX => Some(limit_exceeded(
             "complexity",
             &format!(
                 "The document costs more than {}, the most allowed",
                 limits.max_complexity
             ),
             None,
-        ),
-        _ => return,
-    };
-    let answer = refused_document(Some(counting)).await.unwrap_or(coded);
-    response.errors = vec![answer];
+        )),
+        _ => None,
+    }
 }

@@ -22,6 +22,7 @@ pub mod posts;
 pub mod rate_limiting;
 pub mod session;
 pub mod session_management;
+pub mod subscriptions;
 pub mod tiers;
 pub mod types;
 pub mod users;
@@ -30,14 +31,16 @@ pub mod webhooks;
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::futures_util::future::BoxFuture;
+use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, MergedObject, ObjectType, Request, Response,
-    Schema, SchemaBuilder, SubscriptionType,
+    Context, Data, ErrorExtensions, MergedObject, ObjectType, Request, Response, Schema,
+    SchemaBuilder, SubscriptionType,
 };
 
 use self::guarded::Guarded;
 use self::loaders::Loaders;
+pub use self::subscriptions::SubscriptionRoot;
 
 use crate::auth::guards::authentication;
 use crate::error::AppError;
@@ -101,15 +104,15 @@ merged_roots!(
 pub type AppSchema = SchemaOf<QueryRoot, MutationRoot>;
 
 /// The schema [`build_schema_with`] builds over roots `Q` and `M`.
-pub type SchemaOf<Q, M> = Schema<Guarded<Q>, Guarded<M>, EmptySubscription>;
+pub type SchemaOf<Q, M> = Schema<Guarded<Q>, Guarded<M>, SubscriptionRoot>;
 
 /// The schema without runtime data: enough to print the SDL.
 #[must_use]
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
 }
 
@@ -119,9 +122,10 @@ pub fn build_schema(app: AppContext) -> AppSchema {
     build_schema_with(app, QueryRoot::default(), MutationRoot::default())
 }
 
-/// A schema whose roots an application chose (usually usergraph's roots
-/// merged with its own, see `examples/dashboard.rs`), with everything
-/// usergraph's resolvers and guards need attached.
+/// A schema whose query and mutation roots an application chose (usually
+/// usergraph's roots merged with its own, see `examples/dashboard.rs`),
+/// with usergraph's subscriptions and everything usergraph's resolvers and
+/// guards need attached.
 ///
 /// The schema has no extension: the roots are [`Guarded`] (rate limits and
 /// the panic net per root field) and whole-document checks run in
@@ -135,7 +139,7 @@ where
 {
     let limits = &app.config.limits;
     let root_fields = RootFields::default();
-    let mut builder = Schema::build(Guarded(query), Guarded(mutation), EmptySubscription)
+    let mut builder = Schema::build(Guarded(query), Guarded(mutation), SubscriptionRoot)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if !limits.introspection {
@@ -153,11 +157,18 @@ where
     schema
 }
 
-/// Anything that executes GraphQL requests: lets the HTTP layer serve
-/// usergraph's schema or an application's extended one alike. Batches and
-/// the checks before a request runs are [`gate`]'s.
+/// Anything that executes GraphQL requests and subscriptions: lets the HTTP
+/// layer serve usergraph's schema or an application's extended one alike.
+/// Batches and the checks before a request runs are [`gate`]'s.
 pub trait GraphqlExecutor: Send + Sync {
     fn execute(&self, request: Request) -> BoxFuture<'_, Response>;
+
+    /// Run a subscription with the data of its WebSocket connection.
+    fn execute_stream(
+        &self,
+        request: Request,
+        connection: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response>;
 }
 
 impl<Q, M, S> GraphqlExecutor for Schema<Q, M, S>
@@ -168,6 +179,14 @@ where
 {
     fn execute(&self, request: Request) -> BoxFuture<'_, Response> {
         Box::pin(Schema::execute(self, request))
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        connection: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        async_graphql::Executor::execute_stream(self, request, connection)
     }
 }
 

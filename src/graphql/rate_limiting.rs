@@ -19,6 +19,21 @@ use crate::state::AppContext;
 /// The pseudo root field a refused document is counted as.
 pub const REFUSED_DOCUMENT: &str = "(refused document)";
 
+/// Count the start of subscription `field`; `RATE_LIMITED` when the
+/// caller's budget for it is spent. (A subscription's root field resolves
+/// once per event, so the [`super::guarded`] roots do not count it.)
+pub async fn count_subscription_start(ctx: &Context<'_>, field: &str) -> async_graphql::Result<()> {
+    let Some(counting) = Counting::from_context(ctx) else {
+        return Ok(());
+    };
+    let decision = counting.count(field).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(decision.to_error().extend())
+    }
+}
+
 /// What counting needs to know of a request: the limiter, the client and
 /// the caller.
 pub struct Counting<'a> {

@@ -195,6 +195,7 @@ pub async fn record(
     }
     .insert(write.db())
     .await?;
+    write.audit_event_added();
     webhooks::fan_out(write, &row).await?;
     Ok(row)
 }
@@ -229,6 +230,33 @@ pub struct AuditFilter {
     pub subject_user_id: Option<i32>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    /// Whether `event` passes the types and user of this filter (the times
+    /// are for listings; a live event is always new).
+    #[must_use]
+    pub fn matches(&self, event: &audit_event::Model) -> bool {
+        let type_ok = self.types.is_empty()
+            || self
+                .types
+                .iter()
+                .any(|pattern| type_matches(pattern, &event.event_type));
+        let user_ok = self
+            .subject_user_id
+            .is_none_or(|user_id| event.subject_user_id == Some(user_id));
+        type_ok && user_ok
+    }
+
+    /// The events a user sees about themselves (`securityEvents`).
+    #[must_use]
+    pub fn security_events_of(user_id: i32) -> Self {
+        Self {
+            types: SECURITY_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+            subject_user_id: Some(user_id),
+            ..Self::default()
+        }
+    }
 }
 
 /// Whether `pattern` (an exact type, `family.*`, `prefix_*` or `*`)

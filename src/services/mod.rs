@@ -9,6 +9,7 @@
 pub mod account_mail;
 pub mod account_tokens;
 pub mod audit;
+pub mod audit_feed;
 pub mod changes;
 pub mod email_change;
 pub mod email_verification;

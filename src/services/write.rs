@@ -106,6 +106,9 @@ pub struct Write<'a> {
     changes: Vec<Change>,
     /// Whether the write added outbox jobs (the worker is woken at commit).
     outbox_jobs: bool,
+    /// Whether the write recorded audit events (subscribers' feed is woken
+    /// at commit).
+    audit_events: bool,
 }
 
 impl<'a> Write<'a> {
@@ -129,6 +132,7 @@ impl<'a> Write<'a> {
             txn: ctx.db.begin_with_options(WRITE_TRANSACTION).await?,
             changes: Vec::new(),
             outbox_jobs: false,
+            audit_events: false,
         })
     }
 
@@ -165,6 +169,11 @@ impl<'a> Write<'a> {
         self.outbox_jobs = true;
     }
 
+    /// An audit event was recorded (see `services::audit::record`).
+    pub fn audit_event_added(&mut self) {
+        self.audit_events = true;
+    }
+
     /// Record the change-feed entries, commit, forget the stale sessions on
     /// this instance, and wake the outbox worker for the jobs added.
     pub async fn commit(self) -> AppResult<()> {
@@ -173,6 +182,9 @@ impl<'a> Write<'a> {
         self.ctx.sessions.forget(&self.changes);
         if self.outbox_jobs {
             self.ctx.outbox_wakeup.notify_one();
+        }
+        if self.audit_events {
+            self.ctx.audit_feed.wake();
         }
         Ok(())
     }

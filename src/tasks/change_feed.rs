@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::Tasks;
 use crate::auth::SessionCache;
 use crate::error::AppResult;
+use crate::services::audit_feed::AuditFeed;
 use crate::services::changes;
 use crate::state::AppContext;
 
@@ -39,7 +40,13 @@ pub async fn start(tasks: &mut Tasks, app: &AppContext) -> AppResult<()> {
                 None
             }
         };
-        let listener = listen(url, first, Arc::clone(&wake), tasks.cancellation());
+        let listener = listen(
+            url,
+            first,
+            Arc::clone(&wake),
+            Arc::clone(&app.audit_feed),
+            tasks.cancellation(),
+        );
         tasks.spawn("change-feed listener", listener);
     }
     let poller = poll(
@@ -84,11 +91,15 @@ async fn subscribe(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
 }
 
 /// Wake the poller on every notification, subscribing again after a lost
-/// connection.
+/// connection. The audit feed is woken too (when anybody subscribes): a
+/// change that ends sessions records its event in the same transaction,
+/// so a logout reaches other instances' subscribers, and closes their
+/// sockets on that session, as fast as it reaches their caches.
 async fn listen(
     url: String,
     first: Option<PgListener>,
     wake: Arc<Notify>,
+    audit_feed: Arc<AuditFeed>,
     cancel: CancellationToken,
 ) {
     let mut next = first;
@@ -108,7 +119,10 @@ async fn listen(
                     received = listener.recv() => match received {
                         // Stores a permit if the poller is busy: a burst is
                         // one more poll.
-                        Ok(_) => wake.notify_one(),
+                        Ok(_) => {
+                            wake.notify_one();
+                            audit_feed.wake();
+                        }
                         Err(error) => break error,
                     },
                 }

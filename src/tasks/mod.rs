@@ -6,16 +6,19 @@
 //! Each task is a small loop in a file of its own that waits on its timer
 //! or wake-up *and* on the shared cancellation token, so stopping never
 //! interrupts a step halfway. Every task is safe to run on several
-//! instances at once: the change feed and the signing keys are only read,
+//! instances at once: the change feed, the audit log (for subscribers) and
+//! the signing keys are only read,
 //! each outbox job is claimed by one instance, and purging deletes rows
 //! that no instance needs any more.
 
+mod audit_feed;
 mod change_feed;
 mod outbox;
 mod purge;
 mod signing_keys;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -64,6 +67,15 @@ impl Tasks {
         };
         tasks.spawn("outbox", outbox::run(worker, senders, tasks.cancellation()));
         tasks.spawn("purge", purge::run(app.clone(), tasks.cancellation()));
+        tasks.spawn(
+            "audit feed",
+            audit_feed::run(
+                app.db.clone(),
+                Arc::clone(&app.audit_feed),
+                app.config.change_poll_interval,
+                tasks.cancellation(),
+            ),
+        );
         if app.config.jwt_algorithm != SigningAlgorithm::HS256 {
             tasks.spawn(
                 "signing-key reload",

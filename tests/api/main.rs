@@ -41,6 +41,7 @@ mod sessions;
 mod shutdown;
 mod signing_keys;
 mod startup;
+mod subscriptions;
 mod tiers;
 mod tokens;
 mod traces;

@@ -209,6 +209,7 @@ async fn background_tasks_purge_on_their_interval_and_stop_when_asked(first: Tes
         "change-feed poller",
         "outbox",
         "purge",
+        "audit feed",
         "signing-key reload",
     ];
     if !app.app.config.is_sqlite() {

@@ -178,14 +178,7 @@ impl User {
         }
         let size = crate::graphql::audit::page_size(first.unwrap_or(20)).map_err(|e| e.extend())?;
         let before = audit::parse_cursor(after.as_deref()).map_err(|e| e.extend())?;
-        let filter = AuditFilter {
-            types: audit::SECURITY_TYPES
-                .iter()
-                .map(|t| (*t).to_owned())
-                .collect(),
-            subject_user_id: Some(self.model.id),
-            ..AuditFilter::default()
-        };
+        let filter = AuditFilter::security_events_of(self.model.id);
         let db = &crate::graphql::app_context(ctx)?.db;
         let (rows, has_more) = audit::page(db, &filter, size, before)
             .await

@@ -18,6 +18,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export interface RunningServer {
   url: string;
   origin: string;
+  /** The database it runs on, for another instance to share. */
+  databaseUrl: string;
   /** Where the server writes mail as `.eml` files (no SMTP_URL). */
   mailDir: string;
   stop(): Promise<void>;
@@ -62,6 +64,8 @@ async function waitForHealth(origin: string, child: ChildProcess, output: () => 
 export interface ServerOptions {
   /** Run a copy of the binary placed in the server's temporary folder. */
   copyBinary?: boolean;
+  /** Run on this database (another instance's) instead of a fresh one. */
+  databaseUrl?: string;
 }
 
 export async function startServer(
@@ -81,11 +85,12 @@ export async function startServer(
     copyFileSync(binary, copy);
     binary = copy;
   }
+  const databaseUrl = options.databaseUrl ?? `sqlite://${join(dataDir, 'usergraph.db')}?mode=rwc`;
   const child = spawn(binary, ['serve'], {
     cwd: dataDir,
     env: {
       PATH: process.env['PATH'] ?? '',
-      DATABASE_URL: `sqlite://${join(dataDir, 'usergraph.db')}?mode=rwc`,
+      DATABASE_URL: databaseUrl,
       BIND_ADDR: `127.0.0.1:${port}`,
       BCRYPT_COST: '4',
       RUST_LOG: 'usergraph=warn',
@@ -100,6 +105,7 @@ export async function startServer(
   return {
     url: `${origin}/graphql`,
     origin,
+    databaseUrl,
     mailDir: join(dataDir, 'mail'),
     async stop() {
       if (child.exitCode === null) {
