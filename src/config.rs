@@ -111,8 +111,9 @@ pub struct Config {
     pub argon2_parallelism: u32,
 
     /// Serve `GET /metrics` (Prometheus text: requests, logins, rate-limit
-    /// refusals, session cache, database pool, SQL statements, build) to
-    /// anyone. Off by default; the benchmark turns it on.
+    /// refusals, session cache, change-feed lag, database pool, SQL
+    /// statements, build) to anyone. Off by default; the benchmark turns it
+    /// on.
     #[arg(long, env = "METRICS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
     pub metrics_enabled: bool,
 

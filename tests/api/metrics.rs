@@ -1,7 +1,7 @@
 //! `/metrics` over a real listener: behind `METRICS_TOKEN`, and counting
 //! what an operator watches: operations by name and outcome code with
 //! their latency, login outcomes, rate-limit refusals by field, the session
-//! cache, the pool and the build.
+//! cache, the change feed, the pool and the build.
 
 use serde_json::json;
 
@@ -144,4 +144,79 @@ async fn metrics_need_the_token_and_count_what_operators_watch() {
         ),
         1.0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_with_no_free_connection_shows_as_a_wait() {
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+    })
+    .await
+    .unwrap();
+    let address = app.listen().await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert!(
+        value(&text, "usergraph_db_pool_acquire_wait_seconds") < 0.2,
+        "a free connection is taken at once: {text}"
+    );
+
+    // Every connection of the request pool in use, for 400 ms.
+    let pool = app.app.db.get_sqlite_connection_pool().clone();
+    let max = pool.options().get_max_connections();
+    let mut held = Vec::new();
+    for _ in 0..max {
+        held.push(pool.acquire().await.unwrap());
+    }
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        drop(held);
+    });
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert_eq!(
+        value(&text, r#"usergraph_db_pool_connections{state="in_use"}"#),
+        f64::from(max)
+    );
+    let waited = value(&text, "usergraph_db_pool_acquire_wait_seconds");
+    assert!(
+        (0.3..=1.0).contains(&waited),
+        "the probe waited for a connection to come back: {waited}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_feed_lag_is_the_age_of_the_last_read() {
+    let following = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+    })
+    .await
+    .unwrap();
+    let address = following.listen().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    let lag = value(&text, "usergraph_change_feed_lag_seconds");
+    assert!(lag < 0.5, "read every 100 ms, so never far behind: {lag}");
+
+    // Read once at start-up, then not for an hour: the lag grows.
+    let stalled = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+        config.change_poll_interval = std::time::Duration::from_secs(3600);
+    })
+    .await
+    .unwrap();
+    let address = stalled.listen().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    let lag = value(&text, "usergraph_change_feed_lag_seconds");
+    assert!((1.2..60.0).contains(&lag), "{lag}");
+
+    // No session cache, no feed followed, no series.
+    let uncached = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+        config.session_cache_size = 0;
+    })
+    .await
+    .unwrap();
+    let address = uncached.listen().await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert!(!text.contains("change_feed_lag"), "{text}");
 }
