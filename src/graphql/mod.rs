@@ -140,6 +140,11 @@ where
             .disable_introspection()
             .disable_suggestions();
     }
+    // Innermost, and only while traces are exported (see its module doc).
+    if let Some(spans) = crate::telemetry::resolver_spans::ResolverSpans::when_tracing(&app.config)
+    {
+        builder = builder.extension(spans);
+    }
     let schema = builder
         .data(Loaders::new(&app.db))
         .data(root_fields.clone())
