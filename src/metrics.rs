@@ -69,6 +69,9 @@ pub struct Metrics {
     session_cache: Family<Labels<1>, Counter>,
     pool: Family<Labels<1>, Gauge>,
     pool_acquire_wait: Gauge<f64, AtomicU64>,
+    /// Held by the scrape probing the pool: scrapes at the same time report
+    /// its last figure instead of queueing more waiters on a busy pool.
+    probing: tokio::sync::Mutex<()>,
     /// The lag gauge and the cache whose polls it reports; `None` when the
     /// session cache is off, since no change feed is followed then.
     change_feed_lag: Option<(Gauge<f64, AtomicU64>, Arc<SessionCache>)>,
@@ -184,6 +187,7 @@ impl Metrics {
             session_cache,
             pool,
             pool_acquire_wait,
+            probing: tokio::sync::Mutex::new(()),
             change_feed_lag,
             created: Instant::now(),
             outbox_jobs,
@@ -268,8 +272,10 @@ impl Metrics {
         gauge("in_use", size.saturating_sub(idle));
         gauge("idle", idle);
         gauge("max", max);
-        let acquire_wait = pool::acquire_wait(db).await;
-        self.pool_acquire_wait.set(acquire_wait.as_secs_f64());
+        if let Ok(_probing) = self.probing.try_lock() {
+            let acquire_wait = pool::acquire_wait(db).await;
+            self.pool_acquire_wait.set(acquire_wait.as_secs_f64());
+        }
         if let Some((lag, sessions)) = &self.change_feed_lag {
             // Before the first successful read (never, once `serve` has
             // started), the whole life of the process.

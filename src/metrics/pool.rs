@@ -7,7 +7,9 @@
 //! inside every statement, out of our reach. So each scrape takes a
 //! connection itself, as a request would, and reports how long that took:
 //! about zero while a connection is free, and about what requests are
-//! waiting when they queue for one. No query is sent on it.
+//! waiting when they queue for one. No query is sent on it, and one scrape
+//! probes at a time (`Metrics::render`), so a flood of scrapes adds one
+//! waiter at most.
 
 use std::time::{Duration, Instant};
 
