@@ -111,8 +111,9 @@ pub struct Config {
     pub argon2_parallelism: u32,
 
     /// Serve `GET /metrics` (Prometheus text: requests, logins, rate-limit
-    /// refusals, session cache, database pool, SQL statements, build) to
-    /// anyone. Off by default; the benchmark turns it on.
+    /// refusals, session cache, change-feed lag, database pool, SQL
+    /// statements, build) to anyone. Off by default; the benchmark turns it
+    /// on.
     #[arg(long, env = "METRICS_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
     pub metrics_enabled: bool,
 
@@ -178,11 +179,24 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Base URL of an OpenTelemetry collector (OTLP over HTTP, protobuf),
-    /// e.g. `http://127.0.0.1:4318`: one span per GraphQL request is sent
-    /// to `<URL>/v1/traces`, continuing a caller's `traceparent`. Unset:
-    /// no traces.
+    /// e.g. `http://127.0.0.1:4318` or `https://otel.example.com`: one span
+    /// per GraphQL request is sent to `<URL>/v1/traces`, continuing a
+    /// caller's `traceparent`. Unset: no traces.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otel_endpoint: Option<String>,
+
+    /// A PEM file of certificate authorities to trust for an `https://`
+    /// collector, besides the public ones built in (a private CA, or a
+    /// collector's self-signed certificate).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_CERTIFICATE")]
+    pub otel_certificate: Option<PathBuf>,
+
+    /// With traces on, each field resolver that takes at least this long
+    /// gets a span of its own (its path, parent type and field), a child of
+    /// the request's span. `0ms` traces every resolver. Ignored when traces
+    /// are off: fields are then not timed at all.
+    #[arg(long, env = "OTEL_RESOLVER_SPAN_THRESHOLD", default_value = "10ms", value_parser = parse_threshold)]
+    pub otel_resolver_span_threshold: Duration,
 
     #[command(flatten)]
     pub limits: LimitsConfig,
@@ -613,6 +627,12 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A duration that may be zero (`0ms`) or shorter than a second.
+fn parse_threshold(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("`{text}` is not a duration like `10ms` or `1s`: {error}"))
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text)
         .map_err(|error| format!("`{text}` is not a duration like `30m` or `7d`: {error}"))?;
@@ -781,6 +801,12 @@ mod tests {
         assert_eq!(config.argon2_memory_kib, 19 * 1024);
         assert_eq!(config.argon2_iterations, 2);
         assert_eq!(config.argon2_parallelism, 1);
+        assert_eq!(
+            config.otel_resolver_span_threshold,
+            Duration::from_millis(10)
+        );
+        assert_eq!(parse_threshold("0ms"), Ok(Duration::ZERO));
+        assert!(parse_threshold("10").is_err(), "a duration takes a unit");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! What the server counts for `GET /metrics`, in Prometheus' text format
 //! through `prometheus-client`: GraphQL requests by operation and outcome
 //! code with their latency, login outcomes, rate-limit refusals by root
-//! field, session-cache hits and misses, the password-hashing queue, the
-//! database pool, the outbox's backlog, build info.
+//! field, session-cache hits and misses, how far behind the change feed
+//! this instance is, the password-hashing queue, the database pool (see
+//! [`pool`] for why it reports an acquire time rather than waiters), the
+//! outbox's backlog, build info.
 //!
 //! Label values are bounded, since each new one is a series kept forever:
 //! root fields and codes come from the schema; operation names come from
@@ -10,9 +12,12 @@
 //! cut to 64 characters) get a series of their own, the rest count as
 //! `other`.
 
+mod pool;
+
 use std::collections::HashSet;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -21,8 +26,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 
+use crate::auth::SessionCache;
 use crate::auth::password::HashingQueue;
 
 /// Distinct operation names that get a series of their own.
@@ -62,6 +68,14 @@ pub struct Metrics {
     refusals: Family<Labels<1>, Counter>,
     session_cache: Family<Labels<1>, Counter>,
     pool: Family<Labels<1>, Gauge>,
+    pool_acquire_wait: Gauge<f64, AtomicU64>,
+    /// Held by the scrape probing the pool: scrapes at the same time report
+    /// its last figure instead of queueing more waiters on a busy pool.
+    probing: tokio::sync::Mutex<()>,
+    /// The lag gauge and the cache whose polls it reports; `None` when the
+    /// session cache is off, since no change feed is followed then.
+    change_feed_lag: Option<(Gauge<f64, AtomicU64>, Arc<SessionCache>)>,
+    created: Instant,
     outbox_jobs: Gauge,
     outbox_oldest_age: Gauge,
     operation_names: Mutex<HashSet<String>>,
@@ -74,9 +88,14 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    /// The registry, with `sql_statements` (counted by the pool) in it.
+    /// The registry, with `sql_statements` (counted by the pool) in it and
+    /// the change-feed lag of `sessions`.
     #[must_use]
-    pub fn new(sql_statements: Counter, hashing: HashingQueue) -> Self {
+    pub fn new(
+        sql_statements: Counter,
+        hashing: HashingQueue,
+        sessions: Arc<SessionCache>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("usergraph");
         registry.register(
             "hashing_waiting",
@@ -122,6 +141,21 @@ impl Metrics {
             "Database pool connections: in_use, idle, max",
             pool.clone(),
         );
+        let pool_acquire_wait = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "db_pool_acquire_wait_seconds",
+            "How long this scrape waited to take a connection from the request pool (at most 1): about 0 while connections are free, about what requests wait when they queue for one (sqlx does not count its waiters)",
+            pool_acquire_wait.clone(),
+        );
+        let change_feed_lag = sessions.is_enabled().then(|| {
+            let lag = Gauge::<f64, AtomicU64>::default();
+            registry.register(
+                "change_feed_lag_seconds",
+                "Time since the start of this instance's last successful read of the change feed: logouts and user changes made on other instances reach its session cache within this. Normally under CHANGE_POLL_INTERVAL; past 4 intervals (at least 2 s) the cache stops answering and every request reads the database",
+                lag.clone(),
+            );
+            (lag, sessions)
+        });
         let outbox_jobs = Gauge::default();
         registry.register(
             "outbox_jobs",
@@ -152,6 +186,10 @@ impl Metrics {
             refusals,
             session_cache,
             pool,
+            pool_acquire_wait,
+            probing: tokio::sync::Mutex::new(()),
+            change_feed_lag,
+            created: Instant::now(),
             outbox_jobs,
             outbox_oldest_age,
             operation_names: Mutex::new(HashSet::new()),
@@ -222,10 +260,10 @@ impl Metrics {
             .set(i64::try_from(oldest_age.as_secs()).unwrap_or(i64::MAX));
     }
 
-    /// The whole text, with the pool read now.
-    #[must_use]
-    pub fn render(&self, db: &DatabaseConnection) -> String {
-        let (size, idle, max) = pool_state(db);
+    /// The whole text, with the pool and the change-feed lag read now.
+    pub async fn render(&self, db: &DatabaseConnection) -> String {
+        // The state first: the probe holds a connection for a moment.
+        let (size, idle, max) = pool::state(db);
         let gauge = |state: &str, value: u64| {
             self.pool
                 .get_or_create(&[("state", state.to_owned())])
@@ -234,35 +272,21 @@ impl Metrics {
         gauge("in_use", size.saturating_sub(idle));
         gauge("idle", idle);
         gauge("max", max);
+        if let Ok(_probing) = self.probing.try_lock() {
+            let acquire_wait = pool::acquire_wait(db).await;
+            self.pool_acquire_wait.set(acquire_wait.as_secs_f64());
+        }
+        if let Some((lag, sessions)) = &self.change_feed_lag {
+            // Before the first successful read (never, once `serve` has
+            // started), the whole life of the process.
+            let since = sessions.synced_at().unwrap_or(self.created);
+            lag.set(since.elapsed().as_secs_f64());
+        }
         let mut text = String::new();
         if encode(&mut text, &self.registry).is_err() {
             tracing::warn!("could not encode the metrics");
         }
         text
-    }
-}
-
-/// `(open connections, idle ones, largest size)` of the pool.
-fn pool_state(db: &DatabaseConnection) -> (u64, u64, u64) {
-    let as_u64 = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
-    match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
-            (
-                u64::from(pool.size()),
-                as_u64(pool.num_idle()),
-                u64::from(pool.options().get_max_connections()),
-            )
-        }
-        DbBackend::Sqlite => {
-            let pool = db.get_sqlite_connection_pool();
-            (
-                u64::from(pool.size()),
-                as_u64(pool.num_idle()),
-                u64::from(pool.options().get_max_connections()),
-            )
-        }
-        _ => (0, 0, 0),
     }
 }
 
@@ -277,7 +301,8 @@ mod tests {
                 &crate::config::Config::defaults(),
             ),
         );
-        let metrics = Metrics::new(Counter::default(), hasher.queue());
+        let sessions = SessionCache::new(0, Duration::from_secs(1), Duration::from_secs(1));
+        let metrics = Metrics::new(Counter::default(), hasher.queue(), Arc::new(sessions));
         for index in 0..MAX_OPERATION_NAMES + 10 {
             metrics.graphql_operation(Some(&format!("Op{index}")), "OK");
         }

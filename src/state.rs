@@ -48,18 +48,22 @@ impl AppContext {
     ) -> Self {
         let tokens = TokenKeys::new(keys, &config);
         let passwords = PasswordHasher::new(HashPolicy::from_config(&config));
-        let sessions = SessionCache::new(
+        let sessions = Arc::new(SessionCache::new(
             config.session_cache_size,
             config.session_cache_ttl,
             config.change_poll_interval,
-        );
-        let metrics = Arc::new(Metrics::new(sql_statements.counter(), passwords.queue()));
+        ));
+        let metrics = Arc::new(Metrics::new(
+            sql_statements.counter(),
+            passwords.queue(),
+            Arc::clone(&sessions),
+        ));
         Self {
             db,
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
-            sessions: Arc::new(sessions),
+            sessions,
             sql_statements,
             limiter: Arc::new(RateLimiter::in_memory()),
             templates: Arc::new(Templates::built_in()),

@@ -3,23 +3,40 @@
 //! request, named `graphql`, with its request id and operation name) are
 //! also sent as OpenTelemetry traces over OTLP/HTTP, continuing the trace
 //! of a caller's `traceparent` header. Unset: no exporter, no thread.
+//! Resolvers slower than `OTEL_RESOLVER_SPAN_THRESHOLD` get spans of their
+//! own ([`resolver_spans`]).
 //!
 //! The exporter batches spans on its own thread; [`Telemetry::shutdown`]
-//! sends what is left, so a SIGTERM loses no trace.
+//! sends what is left, so a SIGTERM loses no trace. An `https://` collector
+//! is checked against the public roots compiled in (webpki-roots: no system
+//! store is read, nothing is fetched) plus `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+
+pub mod resolver_spans;
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{Config, LogFormat};
+
+/// How long one export may take (the OTLP default).
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The tracer of the exporter, once [`init`] has installed one: the
+/// resolver spans are made with it directly (see [`resolver_spans`]).
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
 /// What was set up; keep it until the process ends.
 pub struct Telemetry {
@@ -47,14 +64,16 @@ pub fn init(config: &Config) -> Telemetry {
     };
     let (traces, trace_error) = match config.otel_endpoint.as_deref() {
         None => (None, None),
-        Some(endpoint) => match exporter(endpoint) {
+        Some(endpoint) => match exporter(endpoint, config.otel_certificate.as_deref()) {
             Ok(provider) => (Some(provider), None),
             Err(error) => (None, Some(error)),
         },
     };
-    let trace_layer = traces
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("usergraph")));
+    let trace_layer = traces.as_ref().map(|provider| {
+        let tracer = provider.tracer("usergraph");
+        let _ = TRACER.set(tracer.clone());
+        tracing_opentelemetry::layer().with_tracer(tracer)
+    });
     tracing_subscriber::registry()
         .with(filter)
         .with(lines)
@@ -67,11 +86,13 @@ pub fn init(config: &Config) -> Telemetry {
 }
 
 /// The OTLP/HTTP exporter for `endpoint`, the collector's base URL (as the
-/// OpenTelemetry specification has it, `/v1/traces` is added).
-fn exporter(endpoint: &str) -> Result<SdkTracerProvider, String> {
+/// OpenTelemetry specification has it, `/v1/traces` is added), trusting
+/// the authorities in `certificate` too.
+fn exporter(endpoint: &str, certificate: Option<&Path>) -> Result<SdkTracerProvider, String> {
     let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
+        .with_http_client(http_client(certificate)?)
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(url)
         .build()
@@ -80,6 +101,32 @@ fn exporter(endpoint: &str) -> Result<SdkTracerProvider, String> {
         .with_batch_exporter(exporter)
         .with_resource(Resource::builder().with_service_name("usergraph").build())
         .build())
+}
+
+/// The exporter's HTTP client: rustls with the built-in roots and those of
+/// `certificate` (`OTEL_EXPORTER_OTLP_CERTIFICATE`).
+fn http_client(certificate: Option<&Path>) -> Result<reqwest::blocking::Client, String> {
+    let mut builder = reqwest::blocking::Client::builder().timeout(EXPORT_TIMEOUT);
+    if let Some(path) = certificate {
+        let unreadable = |error: &dyn std::fmt::Display| {
+            format!("OTEL_EXPORTER_OTLP_CERTIFICATE {}: {error}", path.display())
+        };
+        let pem = std::fs::read(path).map_err(|error| unreadable(&error))?;
+        let authorities =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| unreadable(&error))?;
+        if authorities.is_empty() {
+            return Err(unreadable(&"no PEM certificate in the file"));
+        }
+        for authority in authorities {
+            builder = builder.add_root_certificate(authority);
+        }
+    }
+    // The blocking client owns a runtime, which cannot be made inside
+    // tokio's: build it on a thread of its own (as the exporter itself does).
+    std::thread::spawn(move || builder.build())
+        .join()
+        .map_err(|_| "the HTTP client could not be built".to_owned())?
+        .map_err(|error| error.to_string())
 }
 
 impl Telemetry {

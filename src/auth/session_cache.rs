@@ -174,6 +174,13 @@ impl SessionCache {
         self.lock().seen
     }
 
+    /// When the last successful poll started (`None` before the first):
+    /// how stale this instance's view of the feed may be.
+    #[must_use]
+    pub fn synced_at(&self) -> Option<Instant> {
+        self.lock().synced_at
+    }
+
     /// A poll that started at `started` found `changes`, the feed up to
     /// `head`; `None` when some were missing (pruned or rolled back), which
     /// forgets everything.

@@ -148,6 +148,12 @@ where
         // mean …") in validation errors.
         builder = builder.disable_introspection().disable_suggestions();
     }
+    // The only extension, and only while traces are exported: it puts every
+    // field on async-graphql's slower path (see its module doc).
+    if let Some(spans) = crate::telemetry::resolver_spans::ResolverSpans::when_tracing(&app.config)
+    {
+        builder = builder.extension(spans);
+    }
     let schema = builder
         .data(Loaders::new(&app.db))
         .data(root_fields.clone())

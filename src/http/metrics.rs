@@ -24,7 +24,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         }
         _ => {}
     }
-    let body = state.app.metrics.render(&state.app.db);
+    let body = state.app.metrics.render(&state.app.db).await;
     (
         [(
             CONTENT_TYPE,

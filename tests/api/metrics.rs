@@ -1,7 +1,7 @@
 //! `/metrics` over a real listener: behind `METRICS_TOKEN`, and counting
 //! what an operator watches: operations by name and outcome code with
 //! their latency, login outcomes, rate-limit refusals by field, the session
-//! cache, the pool and the build.
+//! cache, the change feed, the pool and the build.
 
 use serde_json::json;
 
@@ -144,4 +144,95 @@ async fn metrics_need_the_token_and_count_what_operators_watch() {
         ),
         1.0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_with_no_free_connection_shows_as_a_wait() {
+    let app = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+    })
+    .await
+    .unwrap();
+    let address = app.listen().await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert!(
+        value(&text, "usergraph_db_pool_acquire_wait_seconds") < 0.2,
+        "a free connection is taken at once: {text}"
+    );
+
+    // Every connection of the request pool in use: the probe waits its
+    // whole limit (1 s), and says so.
+    let pool = app.app.db.get_sqlite_connection_pool().clone();
+    let max = pool.options().get_max_connections();
+    let mut held = Vec::new();
+    for _ in 0..max {
+        held.push(pool.acquire().await.unwrap());
+    }
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert_eq!(
+        value(&text, r#"usergraph_db_pool_connections{state="in_use"}"#),
+        f64::from(max)
+    );
+    assert_eq!(
+        value(&text, "usergraph_db_pool_acquire_wait_seconds"),
+        1.0,
+        "no connection came back"
+    );
+
+    // Two scrapes at once: one probes and waits, the other answers at once
+    // with the last figure instead of queueing a second waiter.
+    let timed_scrape = || async {
+        let started = std::time::Instant::now();
+        let reply = wire_get(&address, "/metrics", &[]).await;
+        assert_eq!(reply.status, 200);
+        started.elapsed()
+    };
+    let (first, second) = tokio::join!(timed_scrape(), timed_scrape());
+    let (quick, slow) = (first.min(second), first.max(second));
+    assert!(
+        quick.as_millis() < 500 && slow.as_millis() >= 1000,
+        "one probe at a time: {first:?} {second:?}"
+    );
+
+    drop(held);
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert!(value(&text, "usergraph_db_pool_acquire_wait_seconds") < 0.2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_feed_lag_is_the_age_of_the_last_read() {
+    let following = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+    })
+    .await
+    .unwrap();
+    let address = following.listen().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    let lag = value(&text, "usergraph_change_feed_lag_seconds");
+    assert!(lag < 0.5, "read every 100 ms, so never far behind: {lag}");
+
+    // Read once at start-up, then not for an hour: the lag grows.
+    let stalled = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+        config.change_poll_interval = std::time::Duration::from_secs(3600);
+    })
+    .await
+    .unwrap();
+    let address = stalled.listen().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    let lag = value(&text, "usergraph_change_feed_lag_seconds");
+    assert!((1.2..60.0).contains(&lag), "{lag}");
+
+    // No session cache, no feed followed, no series.
+    let uncached = TestApp::start_with(Backend::Sqlite, |config| {
+        config.metrics_enabled = true;
+        config.session_cache_size = 0;
+    })
+    .await
+    .unwrap();
+    let address = uncached.listen().await;
+    let text = wire_get(&address, "/metrics", &[]).await.text;
+    assert!(!text.contains("change_feed_lag"), "{text}");
 }
