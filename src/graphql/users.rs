@@ -9,14 +9,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::loaders::PostsPage;
 use super::types::admin::UserTier;
-use super::types::user::Prefetched;
+use super::types::user::{Prefetched, columns_read_by};
 use super::types::{User, UserPage};
 use super::{actor, app_context};
 use crate::auth::guards::{authentication, require_caller};
 use crate::auth::{Capabilities, LoggedIn, OwnerOrSuperuser};
 use crate::error::AppError;
 use crate::ratelimit::RequestLimits;
-use crate::services::listing::{self, PageRequest, UserFilter};
+use crate::services::listing::{self, Columns, PageRequest, UserFilter};
 use crate::services::profile::{self, ProfileChanges};
 use crate::services::{lifecycle, relations, users};
 
@@ -104,7 +104,10 @@ impl UserQuery {
             None => PageRequest::number(page.into(), first.unwrap_or(items_per_page).into()),
         }
         .extend()?;
-        let (rows, has_more) = listing::list(app, &filter, request).await.extend()?;
+        let columns = columns_read(ctx);
+        let (rows, has_more) = listing::list(app, &filter, request, &columns)
+            .await
+            .extend()?;
         let end_cursor = rows.last().map(|row| encode_cursor(row.id));
         let items = prefetch(ctx, rows, viewer).await?;
         Ok(UserPage {
@@ -137,6 +140,26 @@ impl UserQuery {
             tier,
         )))
     }
+}
+
+/// The columns the fields of the page's `items` read, wherever they are
+/// spread from; every column as soon as one field needs more than its own.
+fn columns_read(ctx: &Context<'_>) -> Columns {
+    use sea_orm::IdenStatic;
+    let mut read: Vec<crate::entities::user::Column> = Vec::new();
+    for items in ctx.look_ahead().field("items").selection_fields() {
+        for field in items.selection_set() {
+            let Some(columns) = columns_read_by(field.name()) else {
+                return Columns::All;
+            };
+            for column in columns {
+                if !read.iter().any(|c| c.as_str() == column.as_str()) {
+                    read.push(*column);
+                }
+            }
+        }
+    }
+    Columns::Only(read)
 }
 
 /// Load the tiers and post counts the query asks for, for the whole page at

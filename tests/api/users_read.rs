@@ -16,6 +16,7 @@ on_both_backends!(
     deleted_users_are_listed_only_for_superusers_who_ask,
     cursor_pagination_walks_every_user_once,
     availability_checks,
+    a_listing_reads_only_what_it_shows_and_shows_what_user_shows,
 );
 on_sqlite!(
     email_is_visible_to_the_user_and_superusers_only,
@@ -38,6 +39,69 @@ fn usernames(reply: &crate::common::Reply) -> Vec<String> {
         .iter()
         .map(|item| item["username"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Every field of `User` that reads columns of the user row.
+const EVERY_FIELD: &str = "id uuid name username email emailVerified emailVerifiedAt
+    profileImageUrl tierId tier { name } isSuperuser createdAt updatedAt isDeleted deletedAt
+    postCount";
+
+/// A listing reads only the columns of the fields it was asked for (the
+/// others hold placeholders): each field, asked alone, through fragments
+/// and aliases, or all together, must show what `user` shows.
+async fn a_listing_reads_only_what_it_shows_and_shows_what_user_shows(app: TestApp) {
+    let (alice, _) = app.signed_up("alice").await;
+    app.register("bob").await;
+    let pro = tier(&app, "pro").await;
+    put_on_tier(&app, "alice", Some(pro)).await;
+    crate::fixtures::post(&app, &alice, "Hello").await;
+    let admin = superuser(&app, "admin").await;
+    let alone = app
+        .gql_as(
+            &admin,
+            &format!("{{ user(username: \"alice\") {{ {EVERY_FIELD} }} }}"),
+            json!({}),
+        )
+        .await;
+    let expected = alone.data("user").clone();
+    assert_eq!(expected["tier"]["name"], "pro", "{}", alone.text);
+    assert_eq!(expected["postCount"], 1);
+    let listed = |selection: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let fragment = if selection.contains("...Parts") {
+                " fragment Parts on User { name createdAt }"
+            } else {
+                ""
+            };
+            let document = format!(
+                "{{ users(filter: {{ search: \"alice\" }}) {{ items {{ {selection} }} }} }}{fragment}"
+            );
+            let reply = app.gql_as(admin, &document, json!({})).await;
+            reply.data("users")["items"][0].clone()
+        }
+    };
+    assert_eq!(listed(EVERY_FIELD.to_owned()).await, expected);
+    let fields = EVERY_FIELD
+        .replace("tier { name }", "tier")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    for field in fields {
+        let selection = if field == "tier" {
+            "tier { name }".to_owned()
+        } else {
+            field.clone()
+        };
+        let item = listed(selection).await;
+        assert_eq!(item[&field], expected[&field], "{field}");
+    }
+    // Through a fragment, an inline fragment and an alias.
+    let item = listed("...Parts ... on User { email } handle: username".to_owned()).await;
+    assert_eq!(item["name"], expected["name"]);
+    assert_eq!(item["createdAt"], expected["createdAt"]);
+    assert_eq!(item["email"], expected["email"]);
+    assert_eq!(item["handle"], "alice");
 }
 
 async fn soft_delete(app: &TestApp, token: &str, username: &str) {

@@ -68,6 +68,31 @@ impl User {
     }
 }
 
+/// The columns of `user` that field `field` of `User` reads; `None` for a
+/// field that reads more than its own columns (`posts`: each post shows
+/// its author) or that this list does not know, when a listing then reads
+/// every column (see `services::listing::Columns`). `id` is always read.
+#[must_use]
+pub fn columns_read_by(field: &str) -> Option<&'static [user::Column]> {
+    use user::Column as C;
+    Some(match field {
+        "id" | "postCount" | "securityEvents" | "__typename" => &[],
+        "uuid" => &[C::Uuid],
+        "name" => &[C::Name],
+        "username" => &[C::Username],
+        "email" => &[C::Email],
+        "emailVerified" | "emailVerifiedAt" => &[C::EmailVerifiedAt],
+        "profileImageUrl" => &[C::ProfileImageUrl],
+        "tierId" | "tier" => &[C::TierId],
+        "isSuperuser" => &[C::IsSuperuser],
+        "createdAt" => &[C::CreatedAt],
+        "updatedAt" => &[C::UpdatedAt],
+        "isDeleted" => &[C::IsDeleted],
+        "deletedAt" => &[C::DeletedAt],
+        _ => return None,
+    })
+}
+
 #[Object]
 impl User {
     async fn id(&self) -> i32 {
