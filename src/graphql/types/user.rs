@@ -151,13 +151,17 @@ impl User {
         let Some(tier_id) = self.model.tier_id else {
             return Ok(None);
         };
-        Ok(loaders::tier(ctx, tier_id).await?.map(Tier::from))
+        // Boxed, here and in the other fields that wait on the database: the
+        // future of every field of `User` is as large as its largest field's,
+        // and async-graphql moves one into a box for each field of each
+        // listed user (see `columns_read_by`'s listing).
+        Ok(Box::pin(loaders::tier(ctx, tier_id)).await?.map(Tier::from))
     }
     /// How many live posts the user has (batched across a listing).
     async fn post_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let count = match self.prefetched.post_count {
             Some(count) => count,
-            None => loaders::post_count(ctx, self.model.id).await?,
+            None => Box::pin(loaders::post_count(ctx, self.model.id)).await?,
         };
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
@@ -178,7 +182,7 @@ impl User {
         };
         let posts = match &self.prefetched.posts {
             Some((window, posts)) if *window == key => posts.clone(),
-            _ => loaders::posts(ctx, key).await?,
+            _ => Box::pin(loaders::posts(ctx, key)).await?,
         };
         Ok(posts
             .into_iter()
@@ -205,7 +209,7 @@ impl User {
         let before = audit::parse_cursor(after.as_deref()).map_err(|e| e.extend())?;
         let filter = AuditFilter::security_events_of(self.model.id);
         let db = &crate::graphql::app_context(ctx)?.db;
-        let (rows, has_more) = audit::page(db, &filter, size, before)
+        let (rows, has_more) = Box::pin(audit::page(db, &filter, size, before))
             .await
             .map_err(|e| e.extend())?;
         Ok(AuditEventPage::new(rows, has_more))
