@@ -76,13 +76,13 @@ if [[ $callgrind -gt 0 ]]; then
   # The scenario's request as wrk sends it (bench/wrk/graphql.lua), with a
   # fixed page or user.
   case "$scenario" in
-    users) query='{ users(page: 3, itemsPerPage: 100) { items { username tier { name } postCount } } }' ;;
-    users10) query='{ users(page: 3, itemsPerPage: 10) { items { id name username email profileImageUrl tierId } } }' ;;
-    users100) query='{ users(page: 3, itemsPerPage: 100) { items { id username name tier { name } postCount } } }' ;;
-    user) query='{ user(username: \"u7\") { id username name } }' ;;
-    *) query='{ __typename }' ;;
+    users) query='query($p: Int) { users(page: $p, itemsPerPage: 100) { items { username tier { name } postCount } } }' variables='{"p":3}' ;;
+    users10) query='query($p: Int) { users(page: $p, itemsPerPage: 10) { items { id name username email profileImageUrl tierId } } }' variables='{"p":3}' ;;
+    users100) query='query($p: Int) { users(page: $p, itemsPerPage: 100) { items { id username name tier { name } postCount } } }' variables='{"p":3}' ;;
+    user) query='query($u: String!) { user(username: $u) { id username name } }' variables='{"u":"u7"}' ;;
+    *) query='{ __typename }' variables='{}' ;;
   esac
-  body="{\"query\":\"$query\"}"
+  body="{\"query\":\"$query\",\"variables\":$variables}"
   send() {
     if [[ $scenario == health ]]; then
       curl -sf -o /dev/null "http://127.0.0.1:$port/health"

@@ -49,6 +49,7 @@ pub use self::headers::API_CSP;
 use crate::auth::caller::{Freshness, authenticate};
 use crate::auth::cookie::RefreshCookie;
 use crate::config::LimitsConfig;
+use crate::graphql::documents::DocumentCache;
 use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, limit_exceeded, panic_detail};
 use crate::graphql::rate_limiting::Counting;
 use crate::graphql::{GraphqlExecutor, build_schema, gate};
@@ -69,13 +70,19 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 pub struct AppState {
     pub app: AppContext,
     pub schema: Arc<dyn GraphqlExecutor>,
+    /// Parsed documents, by their text (see `graphql::documents`).
+    pub documents: Arc<DocumentCache>,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(app: AppContext) -> Self {
         let schema = Arc::new(build_schema(app.clone()));
-        Self { app, schema }
+        Self {
+            app,
+            schema,
+            documents: Arc::default(),
+        }
     }
 
     /// Serve another schema (an application's, extending usergraph's) over
@@ -85,6 +92,7 @@ impl AppState {
         Self {
             app,
             schema: Arc::new(schema),
+            documents: Arc::default(),
         }
     }
 }
@@ -309,6 +317,9 @@ async fn serve_graphql(
         Ok(read) => read,
         Err(refusal) => return *refusal,
     };
+    for request in request.iter_mut() {
+        state.documents.parse(request);
+    }
     let operations = operation_names(&mut request);
     if let [Some(name)] = operations.as_slice() {
         tracing::Span::current().record("operation", name.as_str());

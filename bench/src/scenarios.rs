@@ -448,10 +448,12 @@ async fn writes(
     options: &Options,
     results: &mut Results,
 ) -> Result<(), String> {
-    // One session per connection (at least two: a wrk thread takes every
-    // other one).
+    // One session per connection, and eight spare per wrk thread (each
+    // thread takes every other one): wrk asks a thread for a request more
+    // often than it sends one (seen: once more per thread), and a token
+    // taken that way never comes back to the pool.
     let mut refresh_tokens = Vec::new();
-    for _ in 0..options.connections.max(2) {
+    for _ in 0..options.connections + 16 {
         let login = client::graphql(
             &context.server.address,
             &format!(

@@ -52,7 +52,10 @@ function init(args)
   end
 end
 
-local function graphql(query)
+local function graphql(query, variables)
+  if variables then
+    return '{"query":"' .. query .. '","variables":' .. variables .. '}'
+  end
   return '{"query":"' .. query .. '"}'
 end
 
@@ -64,16 +67,18 @@ function request()
     return wrk.format(nil, nil, nil, graphql("{ me { id username email } }"))
   elseif scenario == "user" then
     local name = "u" .. math.random(1, users)
-    return wrk.format(nil, nil, nil, graphql('{ user(username: \\"' .. name .. '\\") { id username name } }'))
+    -- What changes travels in variables, as clients send it, so the
+    -- document text is the same for every request.
+    return wrk.format(nil, nil, nil, graphql('query($u: String!) { user(username: $u) { id username name } }', '{"u":"' .. name .. '"}'))
   elseif scenario == "users" then
     local page = math.random(page_min, page_max)
-    return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 100) { items { username tier { name } postCount } } }"))
+    return wrk.format(nil, nil, nil, graphql("query($p: Int) { users(page: $p, itemsPerPage: 100) { items { username tier { name } postCount } } }", '{"p":' .. page .. '}'))
   elseif scenario == "users10" then
     local page = math.random(page_min, page_max)
-    return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 10) { items { id name username email profileImageUrl tierId } } }"))
+    return wrk.format(nil, nil, nil, graphql("query($p: Int) { users(page: $p, itemsPerPage: 10) { items { id name username email profileImageUrl tierId } } }", '{"p":' .. page .. '}'))
   elseif scenario == "users100" then
     local page = math.random(page_min, page_max)
-    return wrk.format(nil, nil, nil, graphql("{ users(page: " .. page .. ", itemsPerPage: 100) { items { id username name tier { name } postCount } } }"))
+    return wrk.format(nil, nil, nil, graphql("query($p: Int) { users(page: $p, itemsPerPage: 100) { items { id username name tier { name } postCount } } }", '{"p":' .. page .. '}'))
   elseif scenario == "refresh" then
     -- Each connection has one request in flight, so the pool never runs dry
     -- while it holds at least as many sessions as the thread's connections.
@@ -84,7 +89,7 @@ function request()
     return wrk.format(nil, nil, nil, graphql('mutation { updateUser(username: \\"u0\\", input: { name: \\"' .. name .. '\\" }) { id name } }'))
   elseif scenario == "users_cursor" then
     local cursor = cursors[math.random(1, #cursors)]
-    return wrk.format(nil, nil, nil, graphql('{ users(first: 100, after: \\"' .. cursor .. '\\") { items { username tier { name } postCount } } }'))
+    return wrk.format(nil, nil, nil, graphql('query($a: String) { users(first: 100, after: $a) { items { username tier { name } postCount } } }', '{"a":"' .. cursor .. '"}'))
   elseif scenario == "login" then
     local name = "u" .. math.random(1, users)
     return wrk.format(nil, nil, nil, graphql('mutation { login(usernameOrEmail: \\"' .. name .. '\\", password: \\"' .. password .. '\\") { accessToken } }'))

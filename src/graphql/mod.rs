@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod complexity;
 pub mod document_limits;
+pub mod documents;
 pub mod email;
 pub mod gate;
 pub mod guarded;

@@ -154,7 +154,7 @@ impl User {
         // Boxed, here and in the other fields that wait on the database: the
         // future of every field of `User` is as large as its largest field's,
         // and async-graphql moves one into a box for each field of each
-        // listed user (see `columns_read_by`'s listing).
+        // listed user (docs/performance.md, issue 16).
         Ok(Box::pin(loaders::tier(ctx, tier_id)).await?.map(Tier::from))
     }
     /// How many live posts the user has (batched across a listing).
