@@ -13,6 +13,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod server;
+mod webhook_sink;
 mod wrk;
 
 use std::path::PathBuf;

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
-use sea_orm::Database;
+use sea_orm::{ConnectionTrait, Database};
 
 use crate::database::BenchDatabase;
 use crate::report::{Bounds, Results, Row, Scaling};
 use crate::server::{PeakRss, Server};
+use crate::webhook_sink::WebhookSink;
 use crate::wrk::{self, Load, WrkResult};
 use crate::{client, seed};
 
@@ -134,6 +135,9 @@ fn server_env(options: &Options, database_url: &str) -> Vec<(String, String)> {
         ("LOGIN_RATE_PERIOD", "1s".to_owned()),
         ("LOGIN_ACCOUNT_RATE_LIMIT", unlimited.clone()),
         ("LOGIN_IP_RATE_LIMIT", unlimited),
+        // The benchmark's webhook endpoint listens on loopback over HTTP.
+        ("WEBHOOK_ALLOW_HTTP", "true".to_owned()),
+        ("WEBHOOK_ALLOW_PRIVATE", "true".to_owned()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
@@ -226,6 +230,13 @@ async fn run_on(
         .await
         .map_err(|error| error.to_string())?;
     seed::tiers(&db).await?;
+    // The template user is a superuser, so it can register the webhook.
+    db.execute_unprepared(&format!(
+        r#"UPDATE "user" SET is_superuser = true WHERE username = '{}'"#,
+        seed::TEMPLATE
+    ))
+    .await
+    .map_err(|error| error.to_string())?;
     let (users, large) = options.sizes();
     let login = client::graphql(
         &server.address,
@@ -240,6 +251,16 @@ async fn run_on(
         .to_owned();
     let seconds = options.seconds();
     let connections = options.connections;
+    // Every event is delivered to a webhook, as in a deployment that has one.
+    let sink = WebhookSink::start()?;
+    client::graphql(
+        &server.address,
+        &format!(
+            "mutation {{ createWebhook(input: {{ url: \"{}\", events: [\"*\"] }}) {{ webhook {{ id }} }} }}",
+            sink.url
+        ),
+        Some(&token),
+    )?;
 
     // Scaling: me and a listing at 1,000 users, then at the main size.
     seed::users(&db, 1, 1_000.min(users)).await?;
@@ -412,6 +433,11 @@ async fn run_on(
         );
         scaling_point(options, &context, results).await?;
     }
+    results.notes.push(format!(
+        "{}: webhook deliveries received during the run: {}",
+        backend.name(),
+        sink.received()
+    ));
     let _ = db.close().await;
     Ok(())
 }
