@@ -327,7 +327,6 @@ async fn run_on(
     );
     scaling_point(options, &context, results).await?;
     listings(&context, options, results).await?;
-    writes(&context, options, results).await?;
 
     // Password hashing: bounded by cores ÷ time per hash.
     results.rows.push(
@@ -386,6 +385,10 @@ async fn run_on(
         0,
         0,
     ));
+
+    // After the hashing scenarios: each `updateUser` queues a webhook
+    // delivery, and a backlog still draining would take cores from them.
+    writes(&context, options, results).await?;
 
     if backend == Backend::Postgres {
         // Deep pages over the large table: offset against cursor.
