@@ -324,10 +324,7 @@ impl Executor for SubscriptionExecutor {
         // The same checks as over HTTP (`graphql::gate`), with the client
         // and caller of the connection.
         let responses = async move {
-            let limits = RequestLimits::from_request_data(data_of(connection.as_deref()));
-            let caller =
-                data_of::<Authentication>(connection.as_deref()).and_then(Authentication::caller);
-            let counting = Counting::new(&app, limits, caller);
+            let counting = connection_counting(&app, connection.as_deref());
             if let Err(refusal) = gate::admit(&counting, &mut request).await {
                 return stream::once(std::future::ready(refusal)).boxed();
             }
@@ -336,11 +333,7 @@ impl Executor for SubscriptionExecutor {
                 .then(move |mut response| {
                     let (app, connection) = (app.clone(), connection.clone());
                     async move {
-                        let limits =
-                            RequestLimits::from_request_data(data_of(connection.as_deref()));
-                        let caller = data_of::<Authentication>(connection.as_deref())
-                            .and_then(Authentication::caller);
-                        let counting = Counting::new(&app, limits, caller);
+                        let counting = connection_counting(&app, connection.as_deref());
                         gate::code_validation_limits(&counting, &mut response).await;
                         response
                     }
@@ -355,6 +348,13 @@ impl Executor for SubscriptionExecutor {
             })
             .boxed()
     }
+}
+
+/// Counting against the client and caller of the connection.
+fn connection_counting<'a>(app: &'a AppContext, connection: Option<&'a Data>) -> Counting<'a> {
+    let limits = RequestLimits::from_request_data(data_of(connection));
+    let caller = data_of::<Authentication>(connection).and_then(Authentication::caller);
+    Counting::new(app, limits, caller)
 }
 
 /// A value of the connection's data (set in `connection_init`).
