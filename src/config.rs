@@ -487,6 +487,13 @@ pub struct LimitsConfig {
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
 
+    /// Answer the common `user` and `users` documents from compiled plans
+    /// instead of async-graphql's executor, once the executor has run the
+    /// same text without an error (see `graphql::compiled`). `false` runs
+    /// every document through async-graphql.
+    #[arg(long, env = "GRAPHQL_COMPILED_QUERIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compiled_queries: bool,
+
     /// Serve the GraphiQL page at `GET /graphql`.
     #[arg(long, env = "GRAPHQL_PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set)]
     pub playground: bool,

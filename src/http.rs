@@ -52,7 +52,7 @@ use crate::config::LimitsConfig;
 use crate::graphql::documents::DocumentCache;
 use crate::graphql::hardening::{LIMIT_EXCEEDED, RequestId, limit_exceeded, panic_detail};
 use crate::graphql::rate_limiting::Counting;
-use crate::graphql::{GraphqlExecutor, build_schema, gate};
+use crate::graphql::{GraphqlExecutor, build_schema, compiled, gate};
 use crate::ratelimit::RequestLimits;
 use crate::ratelimit::client_ip::client_ip;
 use crate::ratelimit::request::Report;
@@ -72,16 +72,22 @@ pub struct AppState {
     pub schema: Arc<dyn GraphqlExecutor>,
     /// Parsed documents, by their text (see `graphql::documents`).
     pub documents: Arc<DocumentCache>,
+    /// Whether compiled plans may answer (see `graphql::compiled`): only
+    /// over usergraph's own schema.
+    pub compiled: bool,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(app: AppContext) -> Self {
         let schema = Arc::new(build_schema(app.clone()));
+        let compiled = app.config.limits.compiled_queries
+            && crate::telemetry::resolver_spans::ResolverSpans::when_tracing(&app.config).is_none();
         Self {
             app,
             schema,
             documents: Arc::default(),
+            compiled,
         }
     }
 
@@ -93,6 +99,7 @@ impl AppState {
             app,
             schema: Arc::new(schema),
             documents: Arc::default(),
+            compiled: false,
         }
     }
 }
@@ -317,9 +324,22 @@ async fn serve_graphql(
         Ok(read) => read,
         Err(refusal) => return *refusal,
     };
-    for request in request.iter_mut() {
-        state.documents.parse(request);
-    }
+    let planned = match &mut request {
+        BatchRequest::Single(single) => state
+            .documents
+            .parse(single)
+            .filter(|_| state.compiled)
+            .and_then(|known| {
+                let bound = compiled::bind(&known.compiled.as_ref()?.plan, single)?;
+                Some((known, bound))
+            }),
+        BatchRequest::Batch(requests) => {
+            for request in requests {
+                state.documents.parse(request);
+            }
+            None
+        }
+    };
     let operations = operation_names(&mut request);
     if let [Some(name)] = operations.as_slice() {
         tracing::Span::current().record("operation", name.as_str());
@@ -359,7 +379,24 @@ async fn serve_graphql(
         .data(origin)
         .data(request_id.clone());
     let counting = Counting::new(&state.app, Arc::clone(&limits), authentication.caller());
-    let mut response = gate::execute_batch(state.schema.as_ref(), &counting, request).await;
+    let mut response = match planned {
+        Some((known, bound)) => {
+            let executor = state.schema.as_ref();
+            match compiled::execute(&known, bound, executor, &counting, &authentication, request)
+                .await
+            {
+                compiled::Answer::Json(body) => {
+                    let answered = BatchResponse::Single(async_graphql::Response::default());
+                    record_outcome(state, &operations, &answered, user_id, started);
+                    let mut http_response = compiled_response(format, body, config);
+                    add_rate_limit_headers(&mut http_response, limits.report());
+                    return http_response;
+                }
+                compiled::Answer::Response(response) => response,
+            }
+        }
+        None => gate::execute_batch(state.schema.as_ref(), &counting, request).await,
+    };
     match &mut response {
         BatchResponse::Single(response) => {
             mask_and_code_errors(response, &request_id, config.max_errors);
@@ -456,6 +493,21 @@ fn graphql_response(
     let response_headers = http_response.headers_mut();
     response_headers.insert(CONTENT_TYPE, format.content_type());
     response_headers.extend(response.http_headers());
+    http_response
+}
+
+/// The HTTP response for a body a compiled plan wrote (always `data`, so
+/// HTTP 200 in either format), within `GRAPHQL_MAX_RESPONSE_BYTES`.
+fn compiled_response(format: ResponseFormat, body: Vec<u8>, limits: &LimitsConfig) -> Response {
+    let body = if body.len() > limits.max_response_bytes {
+        graphql_over_http::too_large(limits.max_response_bytes, None)
+    } else {
+        body
+    };
+    let mut http_response = (StatusCode::OK, body).into_response();
+    http_response
+        .headers_mut()
+        .insert(CONTENT_TYPE, format.content_type());
     http_response
 }
 

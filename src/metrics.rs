@@ -1,7 +1,8 @@
 //! What the server counts for `GET /metrics`, in Prometheus' text format
 //! through `prometheus-client`: GraphQL requests by operation and outcome
 //! code with their latency, login outcomes, rate-limit refusals by root
-//! field, session-cache hits and misses, how far behind the change feed
+//! field, operations answered by compiled plans, session-cache hits and
+//! misses, how far behind the change feed
 //! this instance is, the password-hashing queue, the database pool (see
 //! [`pool`] for why it reports an acquire time rather than waiters), the
 //! outbox's backlog, build info.
@@ -63,6 +64,7 @@ impl LoginOutcome {
 pub struct Metrics {
     registry: Registry,
     requests: Family<Labels<2>, Counter>,
+    compiled_answers: Counter,
     latency: Family<Labels<1>, Histogram, fn() -> Histogram>,
     logins: Family<Labels<1>, Counter>,
     refusals: Family<Labels<1>, Counter>,
@@ -112,6 +114,12 @@ impl Metrics {
             "graphql_requests",
             "GraphQL operations run, by operation name and outcome code (OK when no error)",
             requests.clone(),
+        );
+        let compiled_answers = Counter::default();
+        registry.register(
+            "graphql_compiled_answers",
+            "GraphQL operations answered by a compiled plan rather than the executor",
+            compiled_answers.clone(),
         );
         let latency = Family::<Labels<1>, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
@@ -181,6 +189,7 @@ impl Metrics {
         Self {
             registry,
             requests,
+            compiled_answers,
             latency,
             logins,
             refusals,
@@ -221,6 +230,11 @@ impl Metrics {
         self.requests
             .get_or_create(&[("operation", operation), ("code", code.to_owned())])
             .inc();
+    }
+
+    /// A compiled plan answered one operation (see `graphql::compiled`).
+    pub fn compiled_answer(&self) {
+        self.compiled_answers.inc();
     }
 
     /// One GraphQL HTTP request was answered after `elapsed`.

@@ -11,12 +11,17 @@
 //! at most [`MAX_TEXT_BYTES`] are kept, at most [`CAPACITY`] of them, and
 //! when it is full it starts over empty. A document that does not parse is
 //! not kept (async-graphql reports the error from the request's own text).
+//!
+//! A kept document of the shape compiled queries cover also keeps its plan
+//! (see [`super::compiled`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::Request;
 use async_graphql::parser::types::ExecutableDocument;
+
+use super::compiled::{self, Compiled};
 
 /// The longest document text kept.
 pub const MAX_TEXT_BYTES: usize = 2048;
@@ -25,30 +30,40 @@ pub const CAPACITY: usize = 128;
 
 #[derive(Default)]
 pub struct DocumentCache {
-    parsed: Mutex<HashMap<String, Arc<ExecutableDocument>>>,
+    parsed: Mutex<HashMap<String, Arc<Known>>>,
+}
+
+/// A kept document.
+pub struct Known {
+    pub document: ExecutableDocument,
+    /// Its plan, when it has the shape compiled queries cover.
+    pub compiled: Option<Compiled>,
 }
 
 impl DocumentCache {
     /// Attach the parsed document to `request`: a copy of the kept one when
-    /// its text was seen before, else its own parse (kept when short).
-    pub fn parse(&self, request: &mut Request) {
+    /// its text was seen before, else its own parse (kept when short). The
+    /// kept entry, when there is one.
+    pub fn parse(&self, request: &mut Request) -> Option<Arc<Known>> {
         if request.query.len() > MAX_TEXT_BYTES {
-            return;
+            return None;
         }
         let known = self.lock().get(request.query.as_str()).map(Arc::clone);
-        if let Some(document) = known {
-            request.set_parsed_query(ExecutableDocument::clone(&document));
-            return;
+        if let Some(known) = known {
+            request.set_parsed_query(known.document.clone());
+            return Some(known);
         }
-        let Ok(document) = request.parsed_query() else {
-            return;
-        };
-        let document = Arc::new(document.clone());
+        let document = request.parsed_query().ok()?;
+        let known = Arc::new(Known {
+            compiled: compiled::compile(document).map(Compiled::new),
+            document: document.clone(),
+        });
         let mut parsed = self.lock();
         if parsed.len() >= CAPACITY {
             parsed.clear();
         }
-        parsed.insert(request.query.clone(), document);
+        parsed.insert(request.query.clone(), Arc::clone(&known));
+        Some(known)
     }
 
     /// How many documents are kept.
@@ -62,7 +77,7 @@ impl DocumentCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ExecutableDocument>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Known>>> {
         // A panic while holding the lock cannot leave the map half-written
         // in a way that matters: every entry is a whole parse.
         self.parsed.lock().unwrap_or_else(PoisonError::into_inner)

@@ -101,7 +101,7 @@ impl<T: ContainerType> ContainerType for Guarded<T> {
 impl<T: ObjectType> ObjectType for Guarded<T> {}
 
 /// `error` as the answer of root field `key`.
-fn at_field(error: async_graphql::Error, key: &str) -> ServerError {
+pub(crate) fn at_field(error: async_graphql::Error, key: &str) -> ServerError {
     let mut error = error.into_server_error(Pos::default());
     error.path = vec![PathSegment::Field(key.to_owned())];
     error

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod compiled;
 pub mod complexity;
 pub mod document_limits;
 pub mod documents;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, InputObject, MaybeUndefined, Object, ResultExt};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ResultExt};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -38,7 +38,7 @@ pub struct UserFilterInput {
 
 const CURSOR_PREFIX: &str = "user:";
 
-fn encode_cursor(id: i32) -> String {
+pub(crate) fn encode_cursor(id: i32) -> String {
     URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
 }
 
@@ -49,6 +49,41 @@ fn decode_cursor(cursor: &str) -> Result<i32, AppError> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
         .ok_or_else(|| AppError::bad_input("after is not a cursor this server issued"))
+}
+
+/// The page a `users` call asks for, from its arguments as the schema
+/// hands them over, and the page number it shows (1 when paging by cursor).
+pub(crate) fn page_request(
+    page: Option<i32>,
+    items_per_page: Option<i32>,
+    after: Option<&str>,
+    first: Option<i32>,
+) -> Result<(PageRequest, i32), AppError> {
+    let page = page.unwrap_or(1);
+    let size = first.unwrap_or(items_per_page.unwrap_or(10)).into();
+    Ok(match after {
+        Some(cursor) => (PageRequest::after(decode_cursor(cursor)?, size)?, 1),
+        None => (PageRequest::number(page.into(), size)?, page),
+    })
+}
+
+/// The listing's filter as `viewer` may use it.
+pub(crate) fn user_filter(
+    filter: UserFilterInput,
+    may: Capabilities,
+) -> Result<UserFilter, AppError> {
+    if filter.include_deleted && !may.can_list_deleted() {
+        return Err(AppError::Forbidden(
+            "Only superusers may list deleted users".to_owned(),
+        ));
+    }
+    Ok(UserFilter {
+        tier_id: filter.tier_id,
+        is_superuser: filter.is_superuser,
+        search: filter.search,
+        search_email: may.can_search_email(),
+        include_deleted: filter.include_deleted,
+    })
 }
 
 #[Object]
@@ -79,43 +114,22 @@ impl UserQuery {
         first: Option<i32>,
     ) -> async_graphql::Result<UserPage> {
         let app = app_context(ctx)?;
-        let page = page.unwrap_or(1);
-        let items_per_page = items_per_page.unwrap_or(10);
         let viewer = authentication(ctx);
-        let may = Capabilities::of_request(viewer);
-        let filter = filter.unwrap_or_default();
-        if filter.include_deleted && !may.can_list_deleted() {
-            return Err(
-                AppError::Forbidden("Only superusers may list deleted users".to_owned()).extend(),
-            );
-        }
-        let filter = UserFilter {
-            tier_id: filter.tier_id,
-            is_superuser: filter.is_superuser,
-            search: filter.search,
-            search_email: may.can_search_email(),
-            include_deleted: filter.include_deleted,
-        };
-        let request = match after {
-            Some(cursor) => PageRequest::after(
-                decode_cursor(&cursor).extend()?,
-                first.unwrap_or(items_per_page).into(),
-            ),
-            None => PageRequest::number(page.into(), first.unwrap_or(items_per_page).into()),
-        }
-        .extend()?;
+        let filter =
+            user_filter(filter.unwrap_or_default(), Capabilities::of_request(viewer)).extend()?;
+        let (request, shown_page) =
+            page_request(page, items_per_page, after.as_deref(), first).extend()?;
         let columns = columns_read(ctx);
         let (rows, has_more) = listing::list(app, &filter, request, &columns)
             .await
             .extend()?;
         let end_cursor = rows.last().map(|row| encode_cursor(row.id));
-        let items = prefetch(ctx, rows, viewer).await?;
+        let items = prefetch(&app.db, rows, viewer, &wanted(ctx))
+            .await
+            .extend()?;
         Ok(UserPage {
             items,
-            page: match request {
-                PageRequest::Number { .. } => page,
-                PageRequest::After { .. } => 1,
-            },
+            page: shown_page,
             items_per_page: i32::try_from(request.size()).unwrap_or(i32::MAX),
             has_more,
             end_cursor,
@@ -162,42 +176,59 @@ fn columns_read(ctx: &Context<'_>) -> Columns {
     Columns::Only(read)
 }
 
-/// Load the tiers and post counts the query asks for, for the whole page at
-/// once: a fixed number of statements, not one per user and not dependent
-/// on DataLoader timing.
-async fn prefetch(
-    ctx: &Context<'_>,
+/// The relations of the listed users a page shows, loaded for the whole
+/// page at once.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    pub tier: bool,
+    pub post_count: bool,
+    /// The `(offset, limit)` window of `posts`.
+    pub posts: Option<(u64, u64)>,
+}
+
+/// What the fields of the page's `items` show of each user's relations.
+fn wanted(ctx: &Context<'_>) -> Wanted {
+    let items = ctx.look_ahead().field("items");
+    Wanted {
+        tier: items.field("tier").exists(),
+        post_count: items.field("postCount").exists(),
+        posts: match items.field("posts").selection_fields().as_slice() {
+            // One `posts` selection (not several aliased windows) with valid
+            // arguments: load that window for every user at once.
+            [selection] => posts_window(selection),
+            _ => None,
+        },
+    }
+}
+
+/// Load the tiers and post counts a page shows, for the whole page at once:
+/// a fixed number of statements, not one per user and not dependent on
+/// DataLoader timing.
+pub(crate) async fn prefetch(
+    db: &sea_orm::DatabaseConnection,
     rows: Vec<crate::entities::user::Model>,
     viewer: &crate::auth::Authentication,
-) -> async_graphql::Result<Vec<User>> {
-    let db = &app_context(ctx)?.db;
-    let wanted = ctx.look_ahead().field("items");
-    let tiers = if wanted.field("tier").exists() {
+    wanted: &Wanted,
+) -> Result<Vec<User>, AppError> {
+    let tiers = if wanted.tier {
         let ids: Vec<i32> = rows.iter().filter_map(|row| row.tier_id).collect();
-        Some(relations::tiers_by_id(db, &ids).await.extend()?)
+        Some(relations::tiers_by_id(db, &ids).await?)
     } else {
         None
     };
-    let counts = if wanted.field("postCount").exists() {
+    let counts = if wanted.post_count {
         let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
-        Some(relations::live_post_counts(db, &ids).await.extend()?)
+        Some(relations::live_post_counts(db, &ids).await?)
     } else {
         None
     };
-    let posts = match wanted.field("posts").selection_fields().as_slice() {
-        // One `posts` selection (not several aliased windows) with valid
-        // arguments: load that window for every user at once.
-        [selection] => match posts_window(selection) {
-            Some((offset, limit)) => {
-                let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
-                let pages = relations::post_pages(db, &ids, offset, limit)
-                    .await
-                    .extend()?;
-                Some((offset, limit, pages))
-            }
-            None => None,
-        },
-        _ => None,
+    let posts = match wanted.posts {
+        Some((offset, limit)) => {
+            let ids: Vec<i32> = rows.iter().map(|row| row.id).collect();
+            let pages = relations::post_pages(db, &ids, offset, limit).await?;
+            Some((offset, limit, pages))
+        }
+        None => None,
     };
     Ok(rows
         .into_iter()

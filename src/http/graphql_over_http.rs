@@ -283,20 +283,31 @@ pub fn status_and_body(
     match serde_json::to_writer(&mut body, response) {
         Ok(()) => (StatusCode::OK, body.bytes),
         Err(_) => {
-            let error = serde_json::json!({
-                "data": null,
-                "errors": [{
-                    "message": format!("The response is larger than {max_bytes} bytes; ask for less"),
-                    "extensions": { "code": "BAD_USER_INPUT", "limit": "responseBytes" },
-                }],
-            });
-            let body = match response {
-                BatchResponse::Single(_) => error,
-                BatchResponse::Batch(responses) => Value::Array(vec![error; responses.len()]),
+            let batch = match response {
+                BatchResponse::Single(_) => None,
+                BatchResponse::Batch(responses) => Some(responses.len()),
             };
-            (StatusCode::OK, body.to_string().into_bytes())
+            (StatusCode::OK, too_large(max_bytes, batch))
         }
     }
+}
+
+/// The body that replaces an answer over `max_bytes`: one error, or one
+/// per operation of a batch of `batch`.
+#[must_use]
+pub fn too_large(max_bytes: usize, batch: Option<usize>) -> Vec<u8> {
+    let error = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("The response is larger than {max_bytes} bytes; ask for less"),
+            "extensions": { "code": "BAD_USER_INPUT", "limit": "responseBytes" },
+        }],
+    });
+    let body = match batch {
+        None => error,
+        Some(operations) => Value::Array(vec![error; operations]),
+    };
+    body.to_string().into_bytes()
 }
 
 /// A request error in the spec's own type: no `data`, 400, or 500 when the

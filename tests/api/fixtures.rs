@@ -71,3 +71,15 @@ pub async fn post(app: &TestApp, token: &str, title: &str) -> i64 {
         .await;
     reply.data("createPost")["id"].as_i64().unwrap()
 }
+
+/// Soft-delete `username` through the API as the holder of `token`.
+pub async fn soft_delete(app: &TestApp, token: &str, username: &str) {
+    let reply = app
+        .gql_as(
+            token,
+            "mutation($u: String!) { deleteUser(username: $u) }",
+            json!({ "u": username }),
+        )
+        .await;
+    assert_eq!(reply.data("deleteUser"), &json!(true));
+}

@@ -12,6 +12,7 @@ mod webhook_receiver;
 mod admin;
 mod audit;
 mod cli;
+mod compiled;
 mod doctor;
 mod errors;
 mod extending;

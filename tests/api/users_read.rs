@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::{ME, TestApp};
-use crate::fixtures::{put_on_tier, superuser, tier};
+use crate::fixtures::{put_on_tier, soft_delete, superuser, tier};
 use crate::{on_both_backends, on_sqlite};
 
 on_both_backends!(
@@ -102,17 +102,6 @@ async fn a_listing_reads_only_what_it_shows_and_shows_what_user_shows(app: TestA
     assert_eq!(item["createdAt"], expected["createdAt"]);
     assert_eq!(item["email"], expected["email"]);
     assert_eq!(item["handle"], "alice");
-}
-
-async fn soft_delete(app: &TestApp, token: &str, username: &str) {
-    let reply = app
-        .gql_as(
-            token,
-            "mutation($u: String!) { deleteUser(username: $u) }",
-            json!({ "u": username }),
-        )
-        .await;
-    assert_eq!(reply.data("deleteUser"), &json!(true));
 }
 
 async fn user_by_username_and_not_found(app: TestApp) {

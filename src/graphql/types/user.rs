@@ -60,6 +60,31 @@ impl User {
         }
     }
 
+    /// The row behind the user. Every field that not everyone may see has
+    /// its own method below; read those through them.
+    #[must_use]
+    pub fn model(&self) -> &user::Model {
+        &self.model
+    }
+
+    /// The email address, for the user themselves and superusers only.
+    #[must_use]
+    pub fn shown_email(&self) -> Option<&str> {
+        self.email_visible.then_some(self.model.email.as_str())
+    }
+
+    /// When the address was verified, shown like [`Self::shown_email`].
+    #[must_use]
+    pub fn shown_email_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.model.email_verified_at.filter(|_| self.email_visible)
+    }
+
+    /// The relations a listing loaded for this user.
+    #[must_use]
+    pub fn prefetched(&self) -> &Prefetched {
+        &self.prefetched
+    }
+
     /// Attach relations loaded in bulk.
     #[must_use]
     pub fn with_prefetched(mut self, prefetched: Prefetched) -> Self {
@@ -110,7 +135,7 @@ impl User {
     }
     /// Visible to the user themselves and to superusers; `null` for others.
     async fn email(&self) -> Option<&str> {
-        self.email_visible.then_some(self.model.email.as_str())
+        self.shown_email()
     }
     /// Whether the user has proved the current address is theirs.
     async fn email_verified(&self) -> bool {
@@ -119,7 +144,7 @@ impl User {
     /// When the address was verified; like `email`, only for the user and
     /// superusers.
     async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
-        self.model.email_verified_at.filter(|_| self.email_visible)
+        self.shown_email_verified_at()
     }
     async fn profile_image_url(&self) -> &str {
         &self.model.profile_image_url

@@ -1,0 +1,259 @@
+//! Running a bound plan: count the root field, call the services the
+//! resolvers call, and write the response's JSON directly, in the order and
+//! the formats async-graphql would (`tests/api/compiled.rs` holds the two
+//! to the same bytes).
+
+use async_graphql::{ErrorExtensions, Response, ScalarType};
+use serde::Serialize;
+
+use super::bind::Bound;
+use super::plan::{Keyed, PageField, Plan, Root, TierField, UserField};
+use crate::auth::Authentication;
+use crate::entities::tier;
+use crate::error::AppError;
+use crate::graphql::guarded::at_field;
+use crate::graphql::rate_limiting::Counting;
+use crate::graphql::types::User;
+use crate::graphql::users::{Wanted, encode_cursor, prefetch, user_filter};
+use crate::services::listing::{self, PageRequest};
+use crate::services::users;
+
+/// Answer `plan` with `bound`'s arguments for `viewer`: the whole response
+/// body (`{"data":{…}}`), or an error response as async-graphql would give
+/// it.
+pub async fn answer(
+    plan: &Plan,
+    bound: Bound,
+    counting: &Counting<'_>,
+    viewer: &Authentication,
+) -> Result<Vec<u8>, Response> {
+    let field = match plan.root {
+        Root::User { .. } => "user",
+        Root::Users { .. } => "users",
+    };
+    let decision = counting.count(field).await;
+    if !decision.allowed {
+        let error = at_field(decision.to_error().extend(), plan.key.as_str());
+        return Err(Response::from_errors(vec![error]));
+    }
+    match run(plan, bound, counting, viewer).await {
+        Ok(body) => Ok(body),
+        Err(error) => {
+            // As a resolver's error: at the root field, whose null makes
+            // the whole `data` null.
+            let mut error = error.extend().into_server_error(plan.pos);
+            error.path = vec![async_graphql::PathSegment::Field(plan.key.to_string())];
+            Err(Response::from_errors(vec![error]))
+        }
+    }
+}
+
+async fn run(
+    plan: &Plan,
+    bound: Bound,
+    counting: &Counting<'_>,
+    viewer: &Authentication,
+) -> Result<Vec<u8>, AppError> {
+    let app = counting.app();
+    let mut out = Json::new();
+    out.raw("{\"data\":{");
+    out.key(plan.key.as_str());
+    match (&plan.root, bound) {
+        (Root::User { fields, wanted, .. }, Bound::User { username }) => {
+            let found = users::find_active(&app.db, &username).await?;
+            let user = with_relations(&app.db, found, viewer, wanted).await?;
+            write_user(&mut out, &user, fields)?;
+        }
+        (
+            Root::Users {
+                fields,
+                columns,
+                wanted,
+                ..
+            },
+            Bound::Users { request, page },
+        ) => {
+            let filter = user_filter(
+                crate::graphql::users::UserFilterInput::default(),
+                crate::auth::Capabilities::of_request(viewer),
+            )?;
+            let (rows, has_more) = listing::list(app, &filter, request, columns).await?;
+            let end_cursor = rows.last().map(|row| encode_cursor(row.id));
+            let items = prefetch(&app.db, rows, viewer, wanted).await?;
+            let shown = Shown {
+                page,
+                request,
+                has_more,
+                end_cursor,
+            };
+            write_page(&mut out, &items, &shown, fields)?;
+        }
+        _ => return Err(AppError::internal("a plan was bound to another root")),
+    }
+    out.raw("}}");
+    Ok(out.0)
+}
+
+/// `found` as `viewer` sees it, with the relations the fields show.
+async fn with_relations(
+    db: &sea_orm::DatabaseConnection,
+    found: crate::entities::user::Model,
+    viewer: &Authentication,
+    wanted: &Wanted,
+) -> Result<User, AppError> {
+    if !wanted.tier && !wanted.post_count {
+        return Ok(User::seen_by(found, viewer));
+    }
+    prefetch(db, vec![found], viewer, wanted)
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("the user vanished from their own page"))
+}
+
+/// The page's own fields.
+struct Shown {
+    page: i32,
+    request: PageRequest,
+    has_more: bool,
+    end_cursor: Option<String>,
+}
+
+fn write_page(
+    out: &mut Json,
+    items: &[User],
+    shown: &Shown,
+    fields: &[Keyed<PageField>],
+) -> Result<(), AppError> {
+    out.raw("{");
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.raw(",");
+        }
+        out.key(field.key.as_str());
+        match &field.field {
+            PageField::Typename => out.value("UserPage"),
+            PageField::Page => out.value(shown.page),
+            PageField::ItemsPerPage => {
+                out.value(i32::try_from(shown.request.size()).unwrap_or(i32::MAX));
+            }
+            PageField::HasMore => out.value(shown.has_more),
+            PageField::EndCursor => out.value(&shown.end_cursor),
+            PageField::Items(item_fields) => {
+                out.raw("[");
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.raw(",");
+                    }
+                    write_user(out, item, item_fields)?;
+                }
+                out.raw("]");
+            }
+        }
+    }
+    out.raw("}");
+    Ok(())
+}
+
+fn write_user(out: &mut Json, user: &User, fields: &[Keyed<UserField>]) -> Result<(), AppError> {
+    let model = user.model();
+    out.raw("{");
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.raw(",");
+        }
+        out.key(field.key.as_str());
+        match &field.field {
+            UserField::Typename => out.value("User"),
+            UserField::Id => out.value(model.id),
+            UserField::Uuid => out.scalar(&model.uuid),
+            UserField::Name => out.value(&model.name),
+            UserField::Username => out.value(&model.username),
+            UserField::Email => out.value(user.shown_email()),
+            UserField::EmailVerified => out.value(model.email_verified_at.is_some()),
+            UserField::EmailVerifiedAt => out.optional_scalar(user.shown_email_verified_at()),
+            UserField::ProfileImageUrl => out.value(&model.profile_image_url),
+            UserField::TierId => out.value(model.tier_id),
+            UserField::IsSuperuser => out.value(model.is_superuser),
+            UserField::CreatedAt => out.scalar(&model.created_at),
+            UserField::UpdatedAt => out.scalar(&model.updated_at),
+            UserField::IsDeleted => out.value(model.is_deleted),
+            UserField::DeletedAt => out.optional_scalar(model.deleted_at),
+            UserField::PostCount => {
+                let count = user
+                    .prefetched()
+                    .post_count
+                    .ok_or_else(|| AppError::internal("post count not loaded"))?;
+                out.value(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+            UserField::Tier(tier_fields) => {
+                let tier = user
+                    .prefetched()
+                    .tier
+                    .as_ref()
+                    .ok_or_else(|| AppError::internal("tier not loaded"))?;
+                match tier {
+                    Some(tier) => write_tier(out, tier, tier_fields),
+                    None => out.raw("null"),
+                }
+            }
+        }
+    }
+    out.raw("}");
+    Ok(())
+}
+
+fn write_tier(out: &mut Json, tier: &tier::Model, fields: &[Keyed<TierField>]) {
+    out.raw("{");
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.raw(",");
+        }
+        out.key(field.key.as_str());
+        match &field.field {
+            TierField::Typename => out.value("Tier"),
+            TierField::Id => out.value(tier.id),
+            TierField::Name => out.value(&tier.name),
+            TierField::CreatedAt => out.scalar(&tier.created_at),
+        }
+    }
+    out.raw("}");
+}
+
+/// A response body being written. Values go through serde_json, as
+/// async-graphql's response does, so strings are escaped alike.
+struct Json(Vec<u8>);
+
+impl Json {
+    fn new() -> Self {
+        Self(Vec::with_capacity(1024))
+    }
+
+    fn raw(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    fn key(&mut self, key: &str) {
+        self.value(key);
+        self.raw(":");
+    }
+
+    fn value<T: Serialize>(&mut self, value: T) {
+        // Writing into a Vec fails only for values that cannot be JSON
+        // (maps with non-string keys), which none of these are.
+        if serde_json::to_writer(&mut self.0, &value).is_err() {
+            self.raw("null");
+        }
+    }
+
+    /// A custom scalar, in the form async-graphql gives it.
+    fn scalar<T: ScalarType>(&mut self, value: &T) {
+        self.value(value.to_value());
+    }
+
+    fn optional_scalar<T: ScalarType>(&mut self, value: Option<T>) {
+        match value {
+            Some(value) => self.scalar(&value),
+            None => self.raw("null"),
+        }
+    }
+}
