@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 
-use chrono::DateTime;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic, PaginatorTrait,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IdenStatic, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
 };
-use uuid::Uuid;
 
+use super::user_rows::{self, Start};
 use crate::entities::{tier, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -30,6 +29,17 @@ pub struct UserFilter {
     pub search: Option<String>,
     pub search_email: bool,
     pub include_deleted: bool,
+}
+
+impl UserFilter {
+    /// Live users only, nothing else asked (a blank search is no search).
+    #[must_use]
+    pub fn is_unfiltered(&self) -> bool {
+        !self.include_deleted
+            && self.tier_id.is_none()
+            && self.is_superuser.is_none()
+            && self.search.as_deref().is_none_or(|s| s.trim().is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,13 +145,15 @@ fn filtered(filter: &UserFilter) -> Select<user::Entity> {
 
 /// Which columns of each listed user to read.
 ///
-/// Reading a row costs per column (the driver copies each value, SeaORM
-/// decodes it by name, timestamps are parsed from text): on a page of 100
+/// Reading a row costs per column (the driver copies each value,
+/// timestamps are parsed from text): on a page of 100
 /// users, reading all 15 columns was a third of the request's instructions
 /// when the page showed four of them (docs/performance.md, issue 16). So a
 /// listing reads the columns its caller will look at, and the others of
 /// the returned models hold placeholders (empty text, zero, `false`,
-/// `None`, the Unix epoch, the nil UUID) that nobody reads.
+/// `None`, the Unix epoch, the nil UUID) that nobody reads. Rows are read
+/// by position (`user_rows::decode`), and an unfiltered page, the common
+/// one, by a statement written in `user_rows`.
 #[derive(Debug, Clone)]
 pub enum Columns {
     All,
@@ -156,66 +168,56 @@ pub async fn list(
     page: PageRequest,
     columns: &Columns,
 ) -> AppResult<(Vec<user::Model>, bool)> {
-    let mut query = filtered(filter).order_by_asc(user::Column::Id);
     let size = page.size();
-    query = match page {
-        PageRequest::Number { page, per_page } => query.offset((page - 1).saturating_mul(per_page)),
-        PageRequest::After { after, .. } => query.filter(user::Column::Id.gt(after)),
-    };
     // One extra row tells whether there is a next page without a COUNT.
-    let query = query.limit(size + 1);
-    let mut rows = match columns {
-        Columns::All => query.all(&ctx.db).await?,
-        Columns::Only(read) => {
-            let query = query.select_only().column(user::Column::Id).columns(
-                read.iter()
+    let limit = size + 1;
+    let mut rows = if filter.is_unfiltered() {
+        // The common page: a statement of a fixed shape (see `user_rows`).
+        let start = match page {
+            PageRequest::Number { page, per_page } => {
+                Start::Offset((page - 1).saturating_mul(per_page))
+            }
+            PageRequest::After { after, .. } => Start::After(after),
+        };
+        let read = match columns {
+            Columns::All => user_rows::all_columns(),
+            Columns::Only(read) => read.clone(),
+        };
+        user_rows::page(&ctx.db, &read, start, limit).await?
+    } else {
+        let mut query = filtered(filter).order_by_asc(user::Column::Id);
+        query = match page {
+            PageRequest::Number { page, per_page } => {
+                query.offset((page - 1).saturating_mul(per_page))
+            }
+            PageRequest::After { after, .. } => query.filter(user::Column::Id.gt(after)),
+        };
+        let query = query.limit(limit);
+        match columns {
+            Columns::All => query.all(&ctx.db).await?,
+            Columns::Only(read) => {
+                let read: Vec<user::Column> = read
+                    .iter()
                     .copied()
-                    .filter(|c| c.as_str() != user::Column::Id.as_str()),
-            );
-            let statement = query.build(ctx.db.get_database_backend());
-            ctx.db
-                .query_all_raw(statement)
-                .await?
-                .iter()
-                .map(|row| partial_user(row, read))
-                .collect::<Result<_, _>>()?
+                    .filter(|c| c.as_str() != user::Column::Id.as_str())
+                    .collect();
+                let query = query
+                    .select_only()
+                    .column(user::Column::Id)
+                    .columns(read.iter().copied());
+                let statement = query.build(ctx.db.get_database_backend());
+                ctx.db
+                    .query_all_raw(statement)
+                    .await?
+                    .iter()
+                    .map(|row| user_rows::decode(row, &read))
+                    .collect::<Result<_, _>>()?
+            }
         }
     };
     let has_more = rows.len() as u64 > size;
     rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
     Ok((rows, has_more))
-}
-
-/// A user from a row holding `id` and the columns `read`; the other fields
-/// hold placeholders (see [`Columns`]).
-fn partial_user(row: &QueryResult, read: &[user::Column]) -> Result<user::Model, DbErr> {
-    use user::Column as C;
-    macro_rules! column {
-        ($column:ident, $placeholder:expr) => {
-            if read.iter().any(|c| c.as_str() == C::$column.as_str()) {
-                row.try_get("", C::$column.as_str())?
-            } else {
-                $placeholder
-            }
-        };
-    }
-    Ok(user::Model {
-        id: row.try_get("", C::Id.as_str())?,
-        uuid: column!(Uuid, Uuid::nil()),
-        name: column!(Name, String::new()),
-        username: column!(Username, String::new()),
-        email: column!(Email, String::new()),
-        hashed_password: column!(HashedPassword, String::new()),
-        profile_image_url: column!(ProfileImageUrl, String::new()),
-        is_superuser: column!(IsSuperuser, false),
-        tier_id: column!(TierId, None),
-        token_version: column!(TokenVersion, 0),
-        created_at: column!(CreatedAt, DateTime::UNIX_EPOCH),
-        updated_at: column!(UpdatedAt, DateTime::UNIX_EPOCH),
-        is_deleted: column!(IsDeleted, false),
-        deleted_at: column!(DeletedAt, None),
-        email_verified_at: column!(EmailVerifiedAt, None),
-    })
 }
 
 pub async fn count(ctx: &AppContext, filter: &UserFilter) -> AppResult<u64> {

@@ -29,6 +29,7 @@ pub mod revocation;
 pub mod session_store;
 pub mod sessions;
 pub mod tiers;
+pub mod user_rows;
 pub mod users;
 pub mod validation;
 pub mod webhook_deliveries;

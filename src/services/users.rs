@@ -101,10 +101,7 @@ pub const USER_NOT_FOUND: &str = "User not found";
 
 /// The active (not soft-deleted) user called `username`, or `NOT_FOUND`.
 pub async fn find_active(db: &impl ConnectionTrait, username: &str) -> AppResult<user::Model> {
-    user::Entity::find()
-        .filter(user::Column::Username.eq(username.trim().to_lowercase()))
-        .filter(user::Column::IsDeleted.eq(false))
-        .one(db)
+    super::user_rows::find_active(db, &username.trim().to_lowercase())
         .await?
         .ok_or_else(|| AppError::NotFound(USER_NOT_FOUND.to_owned()))
 }
