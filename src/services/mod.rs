@@ -28,6 +28,7 @@ pub mod relations;
 pub mod revocation;
 pub mod session_store;
 pub mod sessions;
+pub mod sql;
 pub mod tiers;
 pub mod user_rows;
 pub mod users;

@@ -4,21 +4,46 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Iterable, Statement, Value};
 
+use super::sql;
 use crate::entities::{post, tier};
 use crate::error::AppResult;
+
+// The two look-ups a listing makes for every page are written by hand:
+// through SeaORM, building a statement with an `IN` list of a hundred ids
+// cost more than running it (docs/performance.md, issue 16).
 
 /// Tiers by id.
 pub async fn tiers_by_id(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> AppResult<HashMap<i32, tier::Model>> {
-    let tiers = tier::Entity::find()
-        .filter(tier::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT \"id\", \"name\", \"created_at\" FROM \"tier\" WHERE \"id\" IN ({})",
+        sql::parameters(backend, 1, ids.len())
+    );
+    let values = ids.iter().map(|id| Value::from(*id));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    Ok(tiers.into_iter().map(|tier| (tier.id, tier)).collect())
+    let mut tiers = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let tier = tier::Model {
+            id: row.try_get_by_index(0)?,
+            name: row.try_get_by_index(1)?,
+            created_at: row.try_get_by_index(2)?,
+        };
+        tiers.insert(tier.id, tier);
+    }
+    Ok(tiers)
 }
 
 /// Live posts per author; every asked-for author is present (0 if none).
@@ -26,18 +51,24 @@ pub async fn live_post_counts(
     db: &impl ConnectionTrait,
     user_ids: &[i32],
 ) -> AppResult<HashMap<i32, u64>> {
-    let counts: Vec<(i32, i64)> = post::Entity::find()
-        .select_only()
-        .column(post::Column::CreatedByUserId)
-        .column_as(Expr::col(post::Column::Id).count(), "posts")
-        .filter(post::Column::CreatedByUserId.is_in(user_ids.iter().copied()))
-        .filter(post::Column::IsDeleted.eq(false))
-        .group_by(post::Column::CreatedByUserId)
-        .into_tuple()
-        .all(db)
-        .await?;
     let mut by_user: HashMap<i32, u64> = user_ids.iter().map(|id| (*id, 0)).collect();
-    for (user_id, posts) in counts {
+    if user_ids.is_empty() {
+        return Ok(by_user);
+    }
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT \"created_by_user_id\", COUNT(\"id\") FROM \"post\" \
+         WHERE \"created_by_user_id\" IN ({}) AND \"is_deleted\" = false \
+         GROUP BY \"created_by_user_id\"",
+        sql::parameters(backend, 1, user_ids.len())
+    );
+    let values = user_ids.iter().map(|id| Value::from(*id));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    for row in rows {
+        let user_id: i32 = row.try_get_by_index(0)?;
+        let posts: i64 = row.try_get_by_index(1)?;
         by_user.insert(user_id, u64::try_from(posts).unwrap_or(0));
     }
     Ok(by_user)

@@ -14,14 +14,11 @@
 //! (empty text, zero, `false`, `None`, the Unix epoch, the nil UUID) that
 //! nobody reads (see `listing::Columns`).
 
-use std::sync::OnceLock;
-
 use chrono::DateTime;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, IdenStatic, Iterable, QueryResult, Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DbErr, IdenStatic, Iterable, QueryResult, Statement, Value};
 use uuid::Uuid;
 
+use super::sql::parameter;
 use crate::entities::user::{self, Column};
 
 /// Every column but `id`, in the entity's order.
@@ -43,32 +40,20 @@ fn select_list(read: &[Column]) -> String {
     list
 }
 
-/// The text of parameter `number` (1-based) on `backend`.
-fn parameter(backend: DatabaseBackend, number: usize) -> String {
-    match backend {
-        DatabaseBackend::Postgres => format!("${number}"),
-        _ => "?".to_owned(),
-    }
-}
-
-/// The live user called `username` (already normalised), every column.
+/// The live user called `username` (already normalised), with `id` and
+/// the columns `read`.
 pub async fn find_active(
     db: &impl ConnectionTrait,
     username: &str,
+    read: &[Column],
 ) -> Result<Option<user::Model>, DbErr> {
-    static TEXT: [OnceLock<(String, Vec<Column>)>; 2] = [OnceLock::new(), OnceLock::new()];
     let backend = db.get_database_backend();
-    let slot = usize::from(matches!(backend, DatabaseBackend::Postgres));
-    let (sql, read) = TEXT[slot].get_or_init(|| {
-        let read = all_columns();
-        let sql = format!(
-            "SELECT {} FROM \"user\" WHERE \"username\" = {} AND \"is_deleted\" = false LIMIT 1",
-            select_list(&read),
-            parameter(backend, 1),
-        );
-        (sql, read)
-    });
-    let statement = Statement::from_sql_and_values(backend, sql.clone(), [username.into()]);
+    let sql = format!(
+        "SELECT {} FROM \"user\" WHERE \"username\" = {} AND \"is_deleted\" = false LIMIT 1",
+        select_list(read),
+        parameter(backend, 1),
+    );
+    let statement = Statement::from_sql_and_values(backend, sql, [username.into()]);
     db.query_one_raw(statement)
         .await?
         .map(|row| decode(&row, read))

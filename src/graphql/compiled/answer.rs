@@ -59,8 +59,16 @@ async fn run(
     out.raw("{\"data\":{");
     out.key(plan.key.as_str());
     match (&plan.root, bound) {
-        (Root::User { fields, wanted, .. }, Bound::User { username }) => {
-            let found = users::find_active(&app.db, &username).await?;
+        (
+            Root::User {
+                fields,
+                columns,
+                wanted,
+                ..
+            },
+            Bound::User { username },
+        ) => {
+            let found = users::find_active_reading(&app.db, &username, columns).await?;
             let user = with_relations(&app.db, found, viewer, wanted).await?;
             write_user(&mut out, &user, fields)?;
         }

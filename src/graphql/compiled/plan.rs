@@ -37,6 +37,8 @@ pub enum Root {
     User {
         username: Argument,
         fields: Vec<Keyed<UserField>>,
+        /// The columns of `user` the fields read, besides `id`.
+        columns: Vec<user::Column>,
         wanted: Wanted,
     },
     Users {
@@ -174,9 +176,12 @@ pub fn compile(document: &ExecutableDocument) -> Option<Plan> {
                     .any(|f| matches!(f.field, UserField::PostCount)),
                 posts: None,
             };
+            let items: Vec<&Keyed<UserField>> = fields.iter().collect();
+            let columns = columns_of(&items)?;
             Root::User {
                 username,
                 fields,
+                columns,
                 wanted,
             }
         }
@@ -204,7 +209,7 @@ pub fn compile(document: &ExecutableDocument) -> Option<Plan> {
                     .any(|f| matches!(f.field, UserField::PostCount)),
                 posts: None,
             };
-            let columns = columns_of(&items)?;
+            let columns = Columns::Only(columns_of(&items)?);
             Root::Users {
                 arguments: Box::new(PageArguments {
                     page,
@@ -360,8 +365,8 @@ fn page_fields(set: &SelectionSet) -> Option<Vec<Keyed<PageField>>> {
     (items <= 1).then_some(fields)
 }
 
-/// The columns the listed fields read (see `services::listing::Columns`).
-fn columns_of(items: &[&Keyed<UserField>]) -> Option<Columns> {
+/// The columns the fields read (see `services::listing::Columns`).
+fn columns_of(items: &[&Keyed<UserField>]) -> Option<Vec<user::Column>> {
     use sea_orm::IdenStatic;
     let mut read: Vec<user::Column> = Vec::new();
     for item in items {
@@ -390,7 +395,7 @@ fn columns_of(items: &[&Keyed<UserField>]) -> Option<Columns> {
             }
         }
     }
-    Some(Columns::Only(read))
+    Some(read)
 }
 
 /// The operation's variables: each of a type plans accept, without a
