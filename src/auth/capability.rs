@@ -8,6 +8,15 @@
 use super::caller::{Authentication, Caller};
 use crate::entities::user;
 
+/// Whose email addresses a caller sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVisibility {
+    Everyone,
+    /// Only the caller's own, this user id's.
+    Own(i32),
+    Nobody,
+}
+
 /// What one caller may do to, and see of, other users.
 #[derive(Debug, Clone, Copy)]
 pub struct Capabilities<'a> {
@@ -68,7 +77,23 @@ impl<'a> Capabilities<'a> {
     /// See the email address of the user `user_id`.
     #[must_use]
     pub fn can_see_email(self, user_id: i32) -> bool {
-        self.can_manage(user_id)
+        match self.email_visibility() {
+            EmailVisibility::Everyone => true,
+            EmailVisibility::Own(own) => own == user_id,
+            EmailVisibility::Nobody => false,
+        }
+    }
+
+    /// Whose email addresses this caller sees, for code that decides for
+    /// many users at once (a listing written by the database): the same
+    /// rule as [`Self::can_see_email`], the user themselves or a superuser.
+    #[must_use]
+    pub fn email_visibility(self) -> EmailVisibility {
+        match self.caller {
+            Some(caller) if caller.is_superuser => EmailVisibility::Everyone,
+            Some(caller) => EmailVisibility::Own(caller.id),
+            None => EmailVisibility::Nobody,
+        }
     }
 
     /// List soft-deleted users.

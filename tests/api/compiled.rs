@@ -19,6 +19,14 @@ const USERS: &str = "query Listing($p: Int, $n: Int, $a: String, $f: Int) {
         items { who: username id email emailVerifiedAt tier { name } postCount createdAt }
     } }";
 
+/// Fields the database writes itself (`graphql::compiled::page_sql`).
+const WRITTEN: &str = "query($p: Int, $n: Int, $a: String, $f: Int) {
+    users(page: $p, itemsPerPage: $n, after: $a, first: $f) {
+        hasMore endCursor page
+        items { __typename who: username id name email profileImageUrl tierId isSuperuser
+                isDeleted emailVerified postCount tier { __typename id name } }
+    } }";
+
 const LITERAL: &str = r#"{ users(itemsPerPage: 3, page: 1) { items { id name tierId } hasMore } }"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,6 +114,18 @@ async fn a_plan_answers_what_the_executor_answers(app: TestApp) {
     crate::fixtures::post(&app, &bob, "Hi").await;
     let admin = superuser(&app, "admin").await;
     crate::fixtures::soft_delete(&app, &admin, "carol").await;
+    // Text that needs escaping, written by the database and by serde alike.
+    let renamed = app
+        .gql_as(
+            &bob,
+            "mutation($n: String!) { updateUser(username: \"bob\", input: { name: $n }) { name } }",
+            json!({ "n": "Bob \"B\" \\ Ünï 😀 </script>" }),
+        )
+        .await;
+    assert_eq!(
+        renamed.data("updateUser")["name"],
+        "Bob \"B\" \\ Ünï 😀 </script>"
+    );
     let executor = app
         .another_instance(|config| {
             generous(config);
@@ -184,6 +204,39 @@ async fn a_plan_answers_what_the_executor_answers(app: TestApp) {
         assert_eq!(items[1]["postCount"], 1);
         compare(&app, &executor, viewer, LITERAL, &json!({}), true).await;
 
+        let written = compare(&app, &executor, viewer, WRITTEN, &json!({ "n": 3 }), true).await;
+        let cursor = written.body["data"]["users"]["endCursor"].clone();
+        for variables in [
+            json!({ "p": 2, "n": 3 }),
+            json!({ "a": cursor, "f": 2 }),
+            json!({ "n": 100 }),
+            json!({ "p": 40, "n": 100 }),
+        ] {
+            compare(&app, &executor, viewer, WRITTEN, &variables, true).await;
+        }
+        let all = compare(&app, &executor, viewer, WRITTEN, &json!({ "n": 100 }), true).await;
+        let items = all.body["data"]["users"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(items.len(), 7, "{}", all.text);
+        assert_eq!(
+            items[0]["tier"],
+            json!({ "__typename": "Tier", "id": pro, "name": "pro" })
+        );
+        assert_eq!(items[1]["name"], "Bob \"B\" \\ Ünï 😀 </script>");
+        assert_eq!(items[1]["postCount"], 1);
+        assert_eq!(items[1]["tier"], Value::Null);
+        // Each sees their own address; superusers see all.
+        let emails: Vec<bool> = items.iter().map(|item| item["email"].is_string()).collect();
+        match viewer {
+            None => assert!(emails.iter().all(|shown| !shown)),
+            Some(token) if token == alice => {
+                assert_eq!(emails, [true, false, false, false, false, false, false]);
+            }
+            Some(_) => assert!(emails.iter().all(|shown| *shown)),
+        }
+
         // Values a plan leaves to the executor, which gives the error.
         for variables in [
             json!({ "p": 0 }),
@@ -199,6 +252,31 @@ async fn a_plan_answers_what_the_executor_answers(app: TestApp) {
         missing.expect_code("BAD_USER_INPUT");
     }
     assert_eq!(compiled_answers(&executor).await, 0);
+}
+
+/// A page whose fields the database writes costs one statement, tiers and
+/// post counts included (the row path costs three).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_the_database_writes_is_one_statement() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("sqlite app");
+    let (alice, _) = app.signed_up("alice").await;
+    app.register("bob").await;
+    let pro = tier(&app, "pro").await;
+    put_on_tier(&app, "alice", Some(pro)).await;
+    crate::fixtures::post(&app, &alice, "Hello").await;
+    let quiet = crate::common::QuietInstance::on(&app, |_| {}).await;
+    let written =
+        "query($n: Int) { users(itemsPerPage: $n) { items { username tier { name } postCount } } }";
+    let rows = "query($n: Int) { users(itemsPerPage: $n) { items { username createdAt tier { name } postCount } } }";
+    for (query, statements) in [(written, 1), (rows, 3)] {
+        quiet.gql(query, json!({ "n": 10 })).await;
+        let before = quiet.statements();
+        let page = quiet.gql(query, json!({ "n": 10 })).await;
+        assert_eq!(quiet.statements() - before, statements, "{query}");
+        assert_eq!(page["data"]["users"]["items"][0]["tier"]["name"], "pro");
+        assert_eq!(page["data"]["users"]["items"][0]["postCount"], 1);
+        assert_eq!(page["data"]["users"]["items"][1]["username"], "bob");
+    }
 }
 
 /// Documents outside a plan's shape always run through the executor.

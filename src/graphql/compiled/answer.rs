@@ -7,6 +7,7 @@ use async_graphql::{ErrorExtensions, Response, ScalarType};
 use serde::Serialize;
 
 use super::bind::Bound;
+use super::page_sql;
 use super::plan::{Keyed, PageField, Plan, Root, TierField, UserField};
 use crate::auth::Authentication;
 use crate::entities::tier;
@@ -77,24 +78,43 @@ async fn run(
                 fields,
                 columns,
                 wanted,
+                in_sql,
                 ..
             },
             Bound::Users { request, page },
         ) => {
-            let filter = user_filter(
-                crate::graphql::users::UserFilterInput::default(),
-                crate::auth::Capabilities::of_request(viewer),
-            )?;
-            let (rows, has_more) = listing::list(app, &filter, request, columns).await?;
-            let end_cursor = rows.last().map(|row| encode_cursor(row.id));
-            let items = prefetch(&app.db, rows, viewer, wanted).await?;
-            let shown = Shown {
-                page,
-                request,
-                has_more,
-                end_cursor,
-            };
-            write_page(&mut out, &items, &shown, fields)?;
+            let may = crate::auth::Capabilities::of_request(viewer);
+            let filter = user_filter(crate::graphql::users::UserFilterInput::default(), may)?;
+            let item_fields = fields.iter().find_map(|f| match &f.field {
+                PageField::Items(items) => Some(items.as_slice()),
+                _ => None,
+            });
+            match item_fields {
+                Some(item_fields) if *in_sql && filter.is_unfiltered() => {
+                    let written =
+                        page_sql::page(&app.db, item_fields, may.email_visibility(), request)
+                            .await?;
+                    let shown = Shown {
+                        page,
+                        request,
+                        has_more: written.has_more,
+                        end_cursor: written.last_id.map(encode_cursor),
+                    };
+                    write_page(&mut out, &Items::Written(&written.items), &shown, fields)?;
+                }
+                _ => {
+                    let (rows, has_more) = listing::list(app, &filter, request, columns).await?;
+                    let end_cursor = rows.last().map(|row| encode_cursor(row.id));
+                    let items = prefetch(&app.db, rows, viewer, wanted).await?;
+                    let shown = Shown {
+                        page,
+                        request,
+                        has_more,
+                        end_cursor,
+                    };
+                    write_page(&mut out, &Items::Users(&items), &shown, fields)?;
+                }
+            }
         }
         _ => return Err(AppError::internal("a plan was bound to another root")),
     }
@@ -118,6 +138,13 @@ async fn with_relations(
         .ok_or_else(|| AppError::internal("the user vanished from their own page"))
 }
 
+/// The page's users: loaded rows, or their JSON objects as the database
+/// wrote them (comma-separated).
+enum Items<'a> {
+    Users(&'a [User]),
+    Written(&'a str),
+}
+
 /// The page's own fields.
 struct Shown {
     page: i32,
@@ -128,7 +155,7 @@ struct Shown {
 
 fn write_page(
     out: &mut Json,
-    items: &[User],
+    items: &Items<'_>,
     shown: &Shown,
     fields: &[Keyed<PageField>],
 ) -> Result<(), AppError> {
@@ -148,11 +175,16 @@ fn write_page(
             PageField::EndCursor => out.value(&shown.end_cursor),
             PageField::Items(item_fields) => {
                 out.raw("[");
-                for (index, item) in items.iter().enumerate() {
-                    if index > 0 {
-                        out.raw(",");
+                match items {
+                    Items::Users(users) => {
+                        for (index, item) in users.iter().enumerate() {
+                            if index > 0 {
+                                out.raw(",");
+                            }
+                            write_user(out, item, item_fields)?;
+                        }
                     }
-                    write_user(out, item, item_fields)?;
+                    Items::Written(json) => out.raw(json),
                 }
                 out.raw("]");
             }

@@ -32,6 +32,7 @@
 
 mod answer;
 mod bind;
+mod page_sql;
 mod plan;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -46,6 +46,8 @@ pub enum Root {
         fields: Vec<Keyed<PageField>>,
         columns: Columns,
         wanted: Wanted,
+        /// Whether the database writes the items' JSON (see `page_sql`).
+        in_sql: bool,
     },
 }
 
@@ -210,6 +212,10 @@ pub fn compile(document: &ExecutableDocument) -> Option<Plan> {
                 posts: None,
             };
             let columns = Columns::Only(columns_of(&items)?);
+            let in_sql = fields.iter().any(|f| match &f.field {
+                PageField::Items(items) => super::page_sql::covers(items),
+                _ => false,
+            });
             Root::Users {
                 arguments: Box::new(PageArguments {
                     page,
@@ -220,6 +226,7 @@ pub fn compile(document: &ExecutableDocument) -> Option<Plan> {
                 fields,
                 columns,
                 wanted,
+                in_sql,
             }
         }
         _ => return None,
