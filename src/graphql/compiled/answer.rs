@@ -159,13 +159,8 @@ fn write_page(
     shown: &Shown,
     fields: &[Keyed<PageField>],
 ) -> Result<(), AppError> {
-    out.raw("{");
-    for (index, field) in fields.iter().enumerate() {
-        if index > 0 {
-            out.raw(",");
-        }
-        out.key(field.key.as_str());
-        match &field.field {
+    out.object(fields, |out, field| {
+        match field {
             PageField::Typename => out.value("UserPage"),
             PageField::Page => out.value(shown.page),
             PageField::ItemsPerPage => {
@@ -189,20 +184,14 @@ fn write_page(
                 out.raw("]");
             }
         }
-    }
-    out.raw("}");
-    Ok(())
+        Ok(())
+    })
 }
 
 fn write_user(out: &mut Json, user: &User, fields: &[Keyed<UserField>]) -> Result<(), AppError> {
     let model = user.model();
-    out.raw("{");
-    for (index, field) in fields.iter().enumerate() {
-        if index > 0 {
-            out.raw(",");
-        }
-        out.key(field.key.as_str());
-        match &field.field {
+    out.object(fields, |out, field| {
+        match field {
             UserField::Typename => out.value("User"),
             UserField::Id => out.value(model.id),
             UserField::Uuid => out.scalar(&model.uuid),
@@ -232,31 +221,29 @@ fn write_user(out: &mut Json, user: &User, fields: &[Keyed<UserField>]) -> Resul
                     .as_ref()
                     .ok_or_else(|| AppError::internal("tier not loaded"))?;
                 match tier {
-                    Some(tier) => write_tier(out, tier, tier_fields),
+                    Some(tier) => write_tier(out, tier, tier_fields)?,
                     None => out.raw("null"),
                 }
             }
         }
-    }
-    out.raw("}");
-    Ok(())
+        Ok(())
+    })
 }
 
-fn write_tier(out: &mut Json, tier: &tier::Model, fields: &[Keyed<TierField>]) {
-    out.raw("{");
-    for (index, field) in fields.iter().enumerate() {
-        if index > 0 {
-            out.raw(",");
-        }
-        out.key(field.key.as_str());
-        match &field.field {
+fn write_tier(
+    out: &mut Json,
+    tier: &tier::Model,
+    fields: &[Keyed<TierField>],
+) -> Result<(), AppError> {
+    out.object(fields, |out, field| {
+        match field {
             TierField::Typename => out.value("Tier"),
             TierField::Id => out.value(tier.id),
             TierField::Name => out.value(&tier.name),
             TierField::CreatedAt => out.scalar(&tier.created_at),
         }
-    }
-    out.raw("}");
+        Ok(())
+    })
 }
 
 /// A response body being written. Values go through serde_json, as
@@ -275,6 +262,24 @@ impl Json {
     fn key(&mut self, key: &str) {
         self.value(key);
         self.raw(":");
+    }
+
+    /// `{"key":value,…}`, each value written by `value`.
+    fn object<F>(
+        &mut self,
+        fields: &[Keyed<F>],
+        mut value: impl FnMut(&mut Self, &F) -> Result<(), AppError>,
+    ) -> Result<(), AppError> {
+        self.raw("{");
+        for (index, field) in fields.iter().enumerate() {
+            if index > 0 {
+                self.raw(",");
+            }
+            self.key(field.key.as_str());
+            value(self, &field.field)?;
+        }
+        self.raw("}");
+        Ok(())
     }
 
     fn value<T: Serialize>(&mut self, value: T) {

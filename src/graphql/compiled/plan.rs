@@ -285,89 +285,70 @@ fn keyed<F>(field: &Field, plan: F) -> Keyed<F> {
     }
 }
 
-fn user_fields(set: &SelectionSet) -> Option<Vec<Keyed<UserField>>> {
+/// The plan of each field of `set`, by `plan`; `None` when one has none.
+fn planned<F>(set: &SelectionSet, plan: impl Fn(&Field) -> Option<F>) -> Option<Vec<Keyed<F>>> {
     fields_of(set)?
         .into_iter()
-        .map(|field| {
-            let field = &field.node;
-            if field.name.node.as_str() == "tier" {
-                if !field.arguments.is_empty() {
-                    return None;
-                }
-                return Some(keyed(
-                    field,
-                    UserField::Tier(tier_fields(&field.selection_set.node)?),
-                ));
-            }
-            leaf(field)?;
-            let plan = match field.name.node.as_str() {
-                "__typename" => UserField::Typename,
-                "id" => UserField::Id,
-                "uuid" => UserField::Uuid,
-                "name" => UserField::Name,
-                "username" => UserField::Username,
-                "email" => UserField::Email,
-                "emailVerified" => UserField::EmailVerified,
-                "emailVerifiedAt" => UserField::EmailVerifiedAt,
-                "profileImageUrl" => UserField::ProfileImageUrl,
-                "tierId" => UserField::TierId,
-                "isSuperuser" => UserField::IsSuperuser,
-                "createdAt" => UserField::CreatedAt,
-                "updatedAt" => UserField::UpdatedAt,
-                "isDeleted" => UserField::IsDeleted,
-                "deletedAt" => UserField::DeletedAt,
-                "postCount" => UserField::PostCount,
-                _ => return None,
-            };
-            Some(keyed(field, plan))
-        })
+        .map(|field| Some(keyed(&field.node, plan(&field.node)?)))
         .collect()
+}
+
+fn user_fields(set: &SelectionSet) -> Option<Vec<Keyed<UserField>>> {
+    planned(set, |field| {
+        if field.name.node.as_str() == "tier" && field.arguments.is_empty() {
+            return Some(UserField::Tier(tier_fields(&field.selection_set.node)?));
+        }
+        leaf(field)?;
+        Some(match field.name.node.as_str() {
+            "__typename" => UserField::Typename,
+            "id" => UserField::Id,
+            "uuid" => UserField::Uuid,
+            "name" => UserField::Name,
+            "username" => UserField::Username,
+            "email" => UserField::Email,
+            "emailVerified" => UserField::EmailVerified,
+            "emailVerifiedAt" => UserField::EmailVerifiedAt,
+            "profileImageUrl" => UserField::ProfileImageUrl,
+            "tierId" => UserField::TierId,
+            "isSuperuser" => UserField::IsSuperuser,
+            "createdAt" => UserField::CreatedAt,
+            "updatedAt" => UserField::UpdatedAt,
+            "isDeleted" => UserField::IsDeleted,
+            "deletedAt" => UserField::DeletedAt,
+            "postCount" => UserField::PostCount,
+            _ => return None,
+        })
+    })
 }
 
 fn tier_fields(set: &SelectionSet) -> Option<Vec<Keyed<TierField>>> {
-    fields_of(set)?
-        .into_iter()
-        .map(|field| {
-            let field = &field.node;
-            leaf(field)?;
-            let plan = match field.name.node.as_str() {
-                "__typename" => TierField::Typename,
-                "id" => TierField::Id,
-                "name" => TierField::Name,
-                "createdAt" => TierField::CreatedAt,
-                _ => return None,
-            };
-            Some(keyed(field, plan))
+    planned(set, |field| {
+        leaf(field)?;
+        Some(match field.name.node.as_str() {
+            "__typename" => TierField::Typename,
+            "id" => TierField::Id,
+            "name" => TierField::Name,
+            "createdAt" => TierField::CreatedAt,
+            _ => return None,
         })
-        .collect()
+    })
 }
 
 fn page_fields(set: &SelectionSet) -> Option<Vec<Keyed<PageField>>> {
-    let fields: Vec<Keyed<PageField>> = fields_of(set)?
-        .into_iter()
-        .map(|field| {
-            let field = &field.node;
-            if field.name.node.as_str() == "items" {
-                if !field.arguments.is_empty() {
-                    return None;
-                }
-                return Some(keyed(
-                    field,
-                    PageField::Items(user_fields(&field.selection_set.node)?),
-                ));
-            }
-            leaf(field)?;
-            let plan = match field.name.node.as_str() {
-                "__typename" => PageField::Typename,
-                "page" => PageField::Page,
-                "itemsPerPage" => PageField::ItemsPerPage,
-                "hasMore" => PageField::HasMore,
-                "endCursor" => PageField::EndCursor,
-                _ => return None,
-            };
-            Some(keyed(field, plan))
+    let fields = planned(set, |field| {
+        if field.name.node.as_str() == "items" && field.arguments.is_empty() {
+            return Some(PageField::Items(user_fields(&field.selection_set.node)?));
+        }
+        leaf(field)?;
+        Some(match field.name.node.as_str() {
+            "__typename" => PageField::Typename,
+            "page" => PageField::Page,
+            "itemsPerPage" => PageField::ItemsPerPage,
+            "hasMore" => PageField::HasMore,
+            "endCursor" => PageField::EndCursor,
+            _ => return None,
         })
-        .collect::<Option<_>>()?;
+    })?;
     // One `items` at most: each would be read with its own columns.
     let items = fields
         .iter()
