@@ -90,7 +90,11 @@ async fn run(
                 _ => None,
             });
             match item_fields {
-                Some(item_fields) if *in_sql && filter.is_unfiltered() => {
+                Some(item_fields)
+                    if *in_sql
+                        && filter.is_unfiltered()
+                        && page_sql::serves(app.db.get_database_backend()) =>
+                {
                     let written =
                         page_sql::page(&app.db, item_fields, may.email_visibility(), request)
                             .await?;
