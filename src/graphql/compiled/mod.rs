@@ -31,6 +31,7 @@
 //! schema, whose `users` may mean something else.
 
 mod answer;
+mod arguments;
 mod bind;
 mod page_sql;
 mod plan;
