@@ -12,6 +12,7 @@ use crate::auth::password::formats::HashPolicy;
 use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
+use crate::db::direct::{Direct, Via};
 use crate::mail::Templates;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -71,6 +72,13 @@ impl AppContext {
             metrics,
             audit_feed: Arc::new(AuditFeed::new()),
         }
+    }
+
+    /// Where the hand-written hot reads run: straight on the pool when it
+    /// is SQLite's or PostgreSQL's (see `db::direct`).
+    #[must_use]
+    pub fn reads(&self) -> Via<'_, DatabaseConnection> {
+        Direct::of(&self.db, &self.sql_statements).map_or(Via::Orm(&self.db), Via::Pool)
     }
 
     /// Use `limiter` (e.g. one backed by Redis) instead of the in-memory one.

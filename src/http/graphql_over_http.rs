@@ -128,15 +128,29 @@ pub struct MalformedRequest(pub String);
 pub fn parse_body(body: &[u8]) -> Result<BatchRequest, MalformedRequest> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| MalformedRequest("The body is not JSON".to_owned()))?;
-    match &value {
+    let not_graphql = |_| MalformedRequest("The body is not a GraphQL request in JSON".to_owned());
+    // Each shape read as itself: through `BatchRequest`'s untagged
+    // deserializer the value would be buffered and tried twice.
+    match value {
         Value::Array(items) if items.is_empty() => {
-            return Err(MalformedRequest("The batch is empty".to_owned()));
+            Err(MalformedRequest("The batch is empty".to_owned()))
         }
-        Value::Array(items) => items.iter().try_for_each(check_request_object)?,
-        other => check_request_object(other)?,
+        Value::Array(items) => {
+            items.iter().try_for_each(check_request_object)?;
+            let requests = items
+                .into_iter()
+                .map(serde_json::from_value::<Request>)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(not_graphql)?;
+            Ok(BatchRequest::Batch(requests))
+        }
+        other => {
+            check_request_object(&other)?;
+            serde_json::from_value::<Request>(other)
+                .map(BatchRequest::Single)
+                .map_err(not_graphql)
+        }
     }
-    serde_json::from_value(value)
-        .map_err(|_| MalformedRequest("The body is not a GraphQL request in JSON".to_owned()))
 }
 
 fn check_request_object(value: &Value) -> Result<(), MalformedRequest> {

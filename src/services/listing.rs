@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::user_rows::{self, Start};
+use crate::db::direct::Row;
 use crate::entities::{tier, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -183,7 +184,7 @@ pub async fn list(
             Columns::All => user_rows::all_columns(),
             Columns::Only(read) => read.clone(),
         };
-        user_rows::page(&ctx.db, &read, start, limit).await?
+        user_rows::page(ctx.reads(), &read, start, limit).await?
     } else {
         let mut query = filtered(filter).order_by_asc(user::Column::Id);
         query = match page {
@@ -210,7 +211,7 @@ pub async fn list(
                     .query_all_raw(statement)
                     .await?
                     .iter()
-                    .map(|row| user_rows::decode(row, &read))
+                    .map(|row| user_rows::decode(&Row::Orm(row), &read))
                     .collect::<Result<_, _>>()?
             }
         }

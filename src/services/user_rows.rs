@@ -9,16 +9,18 @@
 //! so their text is written once here; every other read of users still
 //! goes through SeaORM.
 //!
-//! Rows are decoded by position: `id` first, then the asked-for columns in
+//! They go straight to the pool when they can (`db::direct`). Rows are
+//! decoded by position: `id` first, then the asked-for columns in
 //! order. The fields of a model that were not read hold placeholders
 //! (empty text, zero, `false`, `None`, the Unix epoch, the nil UUID) that
 //! nobody reads (see `listing::Columns`).
 
 use chrono::DateTime;
-use sea_orm::{ConnectionTrait, DbErr, IdenStatic, Iterable, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, IdenStatic, Iterable};
 use uuid::Uuid;
 
 use super::sql::parameter;
+use crate::db::direct::{Arg, Row, Via};
 use crate::entities::user::{self, Column};
 
 /// Every column but `id`, in the entity's order.
@@ -42,22 +44,18 @@ fn select_list(read: &[Column]) -> String {
 
 /// The live user called `username` (already normalised), with `id` and
 /// the columns `read`.
-pub async fn find_active(
-    db: &impl ConnectionTrait,
+pub async fn find_active<C: ConnectionTrait>(
+    via: Via<'_, C>,
     username: &str,
     read: &[Column],
 ) -> Result<Option<user::Model>, DbErr> {
-    let backend = db.get_database_backend();
     let sql = format!(
         "SELECT {} FROM \"user\" WHERE \"username\" = {} AND \"is_deleted\" = false LIMIT 1",
         select_list(read),
-        parameter(backend, 1),
+        parameter(via.backend(), 1),
     );
-    let statement = Statement::from_sql_and_values(backend, sql, [username.into()]);
-    db.query_one_raw(statement)
-        .await?
-        .map(|row| decode(&row, read))
-        .transpose()
+    via.fetch_optional(sql, &[Arg::Text(username)], |row| decode(row, read))
+        .await
 }
 
 /// Where an unfiltered page of live users starts.
@@ -71,25 +69,22 @@ pub enum Start {
 
 /// Up to `limit` live users in id order from `start`, with `id` and the
 /// columns `read`.
-pub async fn page(
-    db: &impl ConnectionTrait,
+pub async fn page<C: ConnectionTrait>(
+    via: Via<'_, C>,
     read: &[Column],
     start: Start,
     limit: u64,
 ) -> Result<Vec<user::Model>, DbErr> {
-    let backend = db.get_database_backend();
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let (condition, values): (String, [Value; 2]) = match start {
+    let backend = via.backend();
+    let limit = Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX));
+    let (condition, args) = match start {
         Start::Offset(offset) => (
             format!(
                 "ORDER BY \"id\" ASC LIMIT {} OFFSET {}",
                 parameter(backend, 1),
                 parameter(backend, 2)
             ),
-            [
-                limit.into(),
-                i64::try_from(offset).unwrap_or(i64::MAX).into(),
-            ],
+            [limit, Arg::I64(i64::try_from(offset).unwrap_or(i64::MAX))],
         ),
         Start::After(after) => (
             format!(
@@ -97,24 +92,20 @@ pub async fn page(
                 parameter(backend, 1),
                 parameter(backend, 2)
             ),
-            [after.into(), limit.into()],
+            [Arg::I32(after), limit],
         ),
     };
     let sql = format!(
         "SELECT {} FROM \"user\" WHERE \"is_deleted\" = false {condition}",
         select_list(read)
     );
-    db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?
-        .iter()
-        .map(|row| decode(row, read))
-        .collect()
+    via.fetch_all(sql, &args, |row| decode(row, read)).await
 }
 
 /// A user from a row holding `id` and then the columns `read`, in order.
-pub fn decode(row: &QueryResult, read: &[Column]) -> Result<user::Model, DbErr> {
+pub fn decode(row: &Row<'_>, read: &[Column]) -> Result<user::Model, DbErr> {
     let mut model = user::Model {
-        id: row.try_get_by_index(0)?,
+        id: row.get(0)?,
         uuid: Uuid::nil(),
         name: String::new(),
         username: String::new(),
@@ -134,20 +125,20 @@ pub fn decode(row: &QueryResult, read: &[Column]) -> Result<user::Model, DbErr> 
     for (index, column) in (1..).zip(columns) {
         match column {
             Column::Id => {}
-            Column::Uuid => model.uuid = row.try_get_by_index(index)?,
-            Column::Name => model.name = row.try_get_by_index(index)?,
-            Column::Username => model.username = row.try_get_by_index(index)?,
-            Column::Email => model.email = row.try_get_by_index(index)?,
-            Column::HashedPassword => model.hashed_password = row.try_get_by_index(index)?,
-            Column::ProfileImageUrl => model.profile_image_url = row.try_get_by_index(index)?,
-            Column::IsSuperuser => model.is_superuser = row.try_get_by_index(index)?,
-            Column::TierId => model.tier_id = row.try_get_by_index(index)?,
-            Column::TokenVersion => model.token_version = row.try_get_by_index(index)?,
-            Column::CreatedAt => model.created_at = row.try_get_by_index(index)?,
-            Column::UpdatedAt => model.updated_at = row.try_get_by_index(index)?,
-            Column::IsDeleted => model.is_deleted = row.try_get_by_index(index)?,
-            Column::DeletedAt => model.deleted_at = row.try_get_by_index(index)?,
-            Column::EmailVerifiedAt => model.email_verified_at = row.try_get_by_index(index)?,
+            Column::Uuid => model.uuid = row.get(index)?,
+            Column::Name => model.name = row.get(index)?,
+            Column::Username => model.username = row.get(index)?,
+            Column::Email => model.email = row.get(index)?,
+            Column::HashedPassword => model.hashed_password = row.get(index)?,
+            Column::ProfileImageUrl => model.profile_image_url = row.get(index)?,
+            Column::IsSuperuser => model.is_superuser = row.get(index)?,
+            Column::TierId => model.tier_id = row.get(index)?,
+            Column::TokenVersion => model.token_version = row.get(index)?,
+            Column::CreatedAt => model.created_at = row.get(index)?,
+            Column::UpdatedAt => model.updated_at = row.get(index)?,
+            Column::IsDeleted => model.is_deleted = row.get(index)?,
+            Column::DeletedAt => model.deleted_at = row.get(index)?,
+            Column::EmailVerifiedAt => model.email_verified_at = row.get(index)?,
         }
     }
     Ok(model)

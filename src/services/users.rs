@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::audit::{self, EventType};
 use super::write::{Actor, Write};
 use super::{email_verification, user_rows, validation};
+use crate::db::direct::Via;
 use crate::entities::user;
 use crate::error::{AppError, AppResult};
 use crate::state::AppContext;
@@ -101,17 +102,17 @@ pub const USER_NOT_FOUND: &str = "User not found";
 
 /// The active (not soft-deleted) user called `username`, or `NOT_FOUND`.
 pub async fn find_active(db: &impl ConnectionTrait, username: &str) -> AppResult<user::Model> {
-    find_active_reading(db, username, &user_rows::all_columns()).await
+    find_active_reading(Via::Orm(db), username, &user_rows::all_columns()).await
 }
 
 /// [`find_active`], reading `id` and the columns `read` only (the others
 /// hold placeholders, see `listing::Columns`).
-pub async fn find_active_reading(
-    db: &impl ConnectionTrait,
+pub async fn find_active_reading<C: ConnectionTrait>(
+    via: Via<'_, C>,
     username: &str,
     read: &[user::Column],
 ) -> AppResult<user::Model> {
-    user_rows::find_active(db, &username.trim().to_lowercase(), read)
+    user_rows::find_active(via, &username.trim().to_lowercase(), read)
         .await?
         .ok_or_else(|| AppError::NotFound(USER_NOT_FOUND.to_owned()))
 }

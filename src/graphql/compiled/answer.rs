@@ -69,7 +69,7 @@ async fn run(
             },
             Bound::User { username },
         ) => {
-            let found = users::find_active_reading(&app.db, &username, columns).await?;
+            let found = users::find_active_reading(app.reads(), &username, columns).await?;
             let user = with_relations(&app.db, found, viewer, wanted).await?;
             write_user(&mut out, &user, fields)?;
         }
@@ -171,7 +171,7 @@ fn write_page(
                 out.value(i32::try_from(shown.request.size()).unwrap_or(i32::MAX));
             }
             PageField::HasMore => out.value(shown.has_more),
-            PageField::EndCursor => out.value(&shown.end_cursor),
+            PageField::EndCursor => out.optional_text(shown.end_cursor.as_deref()),
             PageField::Items(item_fields) => {
                 out.raw("[");
                 match items {
@@ -199,12 +199,12 @@ fn write_user(out: &mut Json, user: &User, fields: &[Keyed<UserField>]) -> Resul
             UserField::Typename => out.value("User"),
             UserField::Id => out.value(model.id),
             UserField::Uuid => out.scalar(&model.uuid),
-            UserField::Name => out.value(&model.name),
-            UserField::Username => out.value(&model.username),
-            UserField::Email => out.value(user.shown_email()),
+            UserField::Name => out.text(&model.name),
+            UserField::Username => out.text(&model.username),
+            UserField::Email => out.optional_text(user.shown_email()),
             UserField::EmailVerified => out.value(model.email_verified_at.is_some()),
             UserField::EmailVerifiedAt => out.optional_scalar(user.shown_email_verified_at()),
-            UserField::ProfileImageUrl => out.value(&model.profile_image_url),
+            UserField::ProfileImageUrl => out.text(&model.profile_image_url),
             UserField::TierId => out.value(model.tier_id),
             UserField::IsSuperuser => out.value(model.is_superuser),
             UserField::CreatedAt => out.scalar(&model.created_at),
@@ -243,7 +243,7 @@ fn write_tier(
         match field {
             TierField::Typename => out.value("Tier"),
             TierField::Id => out.value(tier.id),
-            TierField::Name => out.value(&tier.name),
+            TierField::Name => out.text(&tier.name),
             TierField::CreatedAt => out.scalar(&tier.created_at),
         }
         Ok(())
@@ -263,9 +263,34 @@ impl Json {
         self.0.extend_from_slice(text.as_bytes());
     }
 
+    /// `"key":`. Keys are GraphQL names (`[_A-Za-z][_0-9A-Za-z]*`, the
+    /// parser saw to it), which JSON never escapes.
     fn key(&mut self, key: &str) {
-        self.value(key);
-        self.raw(":");
+        self.0.push(b'"');
+        self.raw(key);
+        self.raw("\":");
+    }
+
+    /// A string, escaped as serde_json escapes it: text with nothing to
+    /// escape (the usual case) is copied as it is.
+    fn text(&mut self, text: &str) {
+        if text
+            .bytes()
+            .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
+        {
+            self.0.push(b'"');
+            self.raw(text);
+            self.0.push(b'"');
+        } else {
+            self.value(text);
+        }
+    }
+
+    fn optional_text(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.text(text),
+            None => self.raw("null"),
+        }
     }
 
     /// `{"key":value,…}`, each value written by `value`.
@@ -303,6 +328,32 @@ impl Json {
         match value {
             Some(value) => self.scalar(&value),
             None => self.raw("null"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Json;
+
+    #[test]
+    fn text_is_written_as_serde_json_writes_it() {
+        for text in [
+            "",
+            "plain",
+            "Zoë 漢字 🙂",
+            "quote \" and backslash \\",
+            "new\nline\ttab\u{1}\u{1f}",
+            "\u{7f}\u{200b}</script>",
+        ] {
+            let mut out = Json::new();
+            out.text(text);
+            let expected = serde_json::to_string(text).expect("a string serialises");
+            assert_eq!(
+                String::from_utf8(out.0).expect("UTF-8"),
+                expected,
+                "{text:?}"
+            );
         }
     }
 }

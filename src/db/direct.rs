@@ -1,0 +1,250 @@
+//! Hand-written statements sent straight to sqlx's pool, for the reads
+//! nearly every request makes (`services::user_rows`).
+//!
+//! Through SeaORM, each statement's future holds the futures of every
+//! backend it supports and is boxed and moved whole: on `user(username)`
+//! those copies were about a seventh of the request's instructions
+//! (docs/performance.md, issue 16). Here a statement goes to the backend's
+//! pool as sqlx runs it, and is counted in the same `StatementCounter`
+//! SeaORM's callback feeds, so statements per request stay comparable.
+//!
+//! Only the pool is reached this way: [`Via`] runs the same statement
+//! through SeaORM on a transaction (or a connection of another kind), and
+//! [`Row`] reads both kinds of rows alike.
+
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::sqlite::SqliteRow;
+use sea_orm::sqlx::{self, Decode, Encode, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Type};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, QueryResult, RuntimeErr,
+    Statement, TryGetable, Value,
+};
+
+use super::StatementCounter;
+
+/// The pool of the connection, and where statements are counted.
+#[derive(Clone, Copy)]
+pub struct Direct<'a> {
+    pool: Pool<'a>,
+    counter: &'a StatementCounter,
+}
+
+#[derive(Clone, Copy)]
+enum Pool<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+/// A bound value.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    I32(i32),
+    I64(i64),
+}
+
+impl From<Arg<'_>> for Value {
+    fn from(arg: Arg<'_>) -> Self {
+        match arg {
+            Arg::Text(text) => text.into(),
+            Arg::I32(number) => number.into(),
+            Arg::I64(number) => number.into(),
+        }
+    }
+}
+
+/// What both backends decode: every column type the hand-written reads
+/// return.
+pub trait Decodable:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+impl<T> Decodable for T where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+/// A row of either backend, or one SeaORM read, read by position.
+pub enum Row<'r> {
+    Sqlite(&'r SqliteRow),
+    Postgres(&'r PgRow),
+    Orm(&'r QueryResult),
+}
+
+impl Row<'_> {
+    /// The value of column `index`, checked against its type as SeaORM
+    /// checks it.
+    pub fn get<T: Decodable + TryGetable>(&self, index: usize) -> Result<T, DbErr> {
+        match self {
+            Self::Sqlite(row) => row.try_get(index).map_err(query_error),
+            Self::Postgres(row) => row.try_get(index).map_err(query_error),
+            Self::Orm(row) => row.try_get_by_index(index),
+        }
+    }
+}
+
+/// Where a hand-written statement runs: straight on the pool, or through
+/// SeaORM on `C` (a transaction, say).
+pub enum Via<'a, C> {
+    Pool(Direct<'a>),
+    Orm(&'a C),
+}
+
+impl<'a, C> Clone for Via<'a, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<'a, C> Copy for Via<'a, C> {}
+
+impl<C: ConnectionTrait> Via<'_, C> {
+    /// The backend the statement is written for.
+    #[must_use]
+    pub fn backend(self) -> DatabaseBackend {
+        match self {
+            Self::Pool(direct) => direct.backend(),
+            Self::Orm(db) => db.get_database_backend(),
+        }
+    }
+
+    /// Every row of `sql` with `args`, each through `decode`.
+    pub async fn fetch_all<T>(
+        self,
+        sql: String,
+        args: &[Arg<'_>],
+        decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
+    ) -> Result<Vec<T>, DbErr> {
+        match self {
+            Self::Pool(direct) => direct.fetch_all(sql, args, decode).await,
+            Self::Orm(db) => db
+                .query_all_raw(statement(db.get_database_backend(), sql, args))
+                .await?
+                .iter()
+                .map(|row| decode(&Row::Orm(row)))
+                .collect(),
+        }
+    }
+
+    /// The first row of `sql` with `args`, if any, through `decode`.
+    pub async fn fetch_optional<T>(
+        self,
+        sql: String,
+        args: &[Arg<'_>],
+        decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
+    ) -> Result<Option<T>, DbErr> {
+        match self {
+            Self::Pool(direct) => direct.fetch_optional(sql, args, decode).await,
+            Self::Orm(db) => db
+                .query_one_raw(statement(db.get_database_backend(), sql, args))
+                .await?
+                .as_ref()
+                .map(|row| decode(&Row::Orm(row)))
+                .transpose(),
+        }
+    }
+}
+
+fn statement(backend: DatabaseBackend, sql: String, args: &[Arg<'_>]) -> Statement {
+    Statement::from_sql_and_values(backend, sql, args.iter().map(|arg| Value::from(*arg)))
+}
+
+fn query_error(error: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(error.into()))
+}
+
+/// `sql` with `args` bound, for backend `DB`.
+fn bound<'q, DB>(sql: String, args: &[Arg<'_>]) -> sqlx::query::Query<'q, DB, DB::Arguments>
+where
+    DB: sqlx::Database,
+    String: for<'e> Encode<'e, DB> + Type<DB>,
+    i32: for<'e> Encode<'e, DB> + Type<DB>,
+    i64: for<'e> Encode<'e, DB> + Type<DB>,
+{
+    let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(sql));
+    for arg in args {
+        query = match *arg {
+            Arg::Text(text) => query.bind(text.to_owned()),
+            Arg::I32(number) => query.bind(number),
+            Arg::I64(number) => query.bind(number),
+        };
+    }
+    query
+}
+
+impl<'a> Direct<'a> {
+    /// The pool behind `db`, if it is one of SQLite or PostgreSQL.
+    #[must_use]
+    pub fn of(db: &'a DatabaseConnection, counter: &'a StatementCounter) -> Option<Self> {
+        let pool = match db.get_database_backend() {
+            DatabaseBackend::Sqlite => Pool::Sqlite(db.get_sqlite_connection_pool()),
+            DatabaseBackend::Postgres => Pool::Postgres(db.get_postgres_connection_pool()),
+            _ => return None,
+        };
+        Some(Self { pool, counter })
+    }
+
+    fn backend(self) -> DatabaseBackend {
+        match self.pool {
+            Pool::Sqlite(_) => DatabaseBackend::Sqlite,
+            Pool::Postgres(_) => DatabaseBackend::Postgres,
+        }
+    }
+
+    /// Every row of `sql` with `args`, each through `decode`.
+    pub async fn fetch_all<T>(
+        self,
+        sql: String,
+        args: &[Arg<'_>],
+        decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
+    ) -> Result<Vec<T>, DbErr> {
+        self.counter.record();
+        match self.pool {
+            Pool::Sqlite(pool) => {
+                let rows = bound::<Sqlite>(sql, args)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_error)?;
+                rows.iter().map(|row| decode(&Row::Sqlite(row))).collect()
+            }
+            Pool::Postgres(pool) => {
+                let rows = bound::<Postgres>(sql, args)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_error)?;
+                rows.iter().map(|row| decode(&Row::Postgres(row))).collect()
+            }
+        }
+    }
+
+    /// The first row of `sql` with `args`, if any, through `decode`.
+    pub async fn fetch_optional<T>(
+        self,
+        sql: String,
+        args: &[Arg<'_>],
+        decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
+    ) -> Result<Option<T>, DbErr> {
+        self.counter.record();
+        match self.pool {
+            Pool::Sqlite(pool) => {
+                let row = bound::<Sqlite>(sql, args)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(query_error)?;
+                row.as_ref()
+                    .map(|row| decode(&Row::Sqlite(row)))
+                    .transpose()
+            }
+            Pool::Postgres(pool) => {
+                let row = bound::<Postgres>(sql, args)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(query_error)?;
+                row.as_ref()
+                    .map(|row| decode(&Row::Postgres(row)))
+                    .transpose()
+            }
+        }
+    }
+}
