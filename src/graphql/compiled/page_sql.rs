@@ -5,9 +5,9 @@
 //! the request; docs/performance.md, issue 16).
 //!
 //! The statement: the page's ids (a CTE), their users with the tier joined
-//! and, when asked, the live posts of those ids counted in one grouped
-//! pass; each row's JSON object; the objects joined in id order, with the
-//! row count (one extra row means more follow) and the last id.
+//! and, when asked, each one's live posts counted; each row's JSON object;
+//! the objects joined in id order, with the row count (one extra row means
+//! more follow) and the last id.
 //!
 //! Used on SQLite (see [`serves`]) when the page shows tiers or post
 //! counts (it then saves two statements; for plain columns reading rows
@@ -124,17 +124,6 @@ pub async fn page(
         " AS j FROM page JOIN \"user\" u ON u.id = page.id \
          LEFT JOIN \"tier\" t ON t.id = u.tier_id",
     );
-    if fields
-        .iter()
-        .any(|field| matches!(field.field, UserField::PostCount))
-    {
-        sql.text(
-            " LEFT JOIN (SELECT \"created_by_user_id\" AS author, COUNT(*) AS posts \
-             FROM \"post\" WHERE \"is_deleted\" = false \
-             AND \"created_by_user_id\" IN (SELECT \"id\" FROM page) \
-             GROUP BY \"created_by_user_id\") AS counted ON counted.author = u.id",
-        );
-    }
     sql.text(") AS numbered");
     let statement = Statement::from_sql_and_values(sql.backend, sql.text, sql.values);
     let row = db
@@ -235,7 +224,15 @@ fn write_user(sql: &mut Sql, fields: &[Keyed<UserField>], emails: EmailVisibilit
         UserField::TierId => sql.number("u.tier_id"),
         UserField::IsSuperuser => sql.boolean("u.is_superuser"),
         UserField::IsDeleted => sql.boolean("u.is_deleted"),
-        UserField::PostCount => sql.text("CAST(COALESCE(counted.posts, 0) AS TEXT)"),
+        // A count per row, through the index on the author: on SQLite
+        // (the only backend this serves) a grouped pass over the page's ids
+        // ran the page's CTE a second time (users(100): 2.15M -> 2.54M
+        // instructions per request). PostgreSQL, which scanned `post` per
+        // row when it judged the table small, reads rows instead.
+        UserField::PostCount => sql.number(
+            "(SELECT COUNT(*) FROM \"post\" p WHERE p.created_by_user_id = u.id \
+             AND p.is_deleted = false)",
+        ),
         UserField::Tier(tier) => {
             sql.text("CASE WHEN t.id IS NULL THEN 'null' ELSE ");
             sql.object(tier, |sql, field| match field {
