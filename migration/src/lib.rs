@@ -12,6 +12,7 @@ mod m20261202_000001_signing_keys;
 mod m20261202_000002_sessions;
 mod m20261203_000001_mail;
 mod m20261203_000002_events;
+mod m20261204_000001_live_user_index;
 
 /// Every migration of the schema, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_sessions::Migration),
             Box::new(m20261203_000001_mail::Migration),
             Box::new(m20261203_000002_events::Migration),
+            Box::new(m20261204_000001_live_user_index::Migration),
         ]
     }
 }

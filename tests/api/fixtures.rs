@@ -83,3 +83,48 @@ pub async fn soft_delete(app: &TestApp, token: &str, username: &str) {
         .await;
     assert_eq!(reply.data("deleteUser"), &json!(true));
 }
+
+/// `count` users called `{prefix}{n}` written straight into the table in
+/// one statement (registering a thousand through the API would hash a
+/// thousand passwords); they cannot log in.
+pub async fn bulk_users(app: &TestApp, prefix: &str, count: usize) {
+    let now = Utc::now();
+    let rows = (0..count).map(|index| user::ActiveModel {
+        uuid: Set(uuid::Uuid::new_v4()),
+        name: Set(format!("Bulk {index}")),
+        username: Set(format!("{prefix}{index}")),
+        email: Set(format!("{prefix}{index}@example.com")),
+        hashed_password: Set("not a hash".to_owned()),
+        profile_image_url: Set("https://example.com/p.png".to_owned()),
+        is_superuser: Set(false),
+        tier_id: Set(None),
+        token_version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        is_deleted: Set(false),
+        deleted_at: Set(None),
+        email_verified_at: Set(None),
+        ..Default::default()
+    });
+    user::Entity::insert_many(rows)
+        .exec(&app.app.db)
+        .await
+        .unwrap();
+}
+
+/// Mark `usernames` deleted in the table, as a soft deletion leaves them.
+pub async fn mark_deleted(app: &TestApp, usernames: &[&str]) {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::IsDeleted,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .col_expr(
+            user::Column::DeletedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(user::Column::Username.is_in(usernames.iter().copied()))
+        .exec(&app.app.db)
+        .await
+        .unwrap();
+}

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::{ME, TestApp};
-use crate::fixtures::{put_on_tier, soft_delete, superuser, tier};
+use crate::fixtures::{bulk_users, mark_deleted, put_on_tier, soft_delete, superuser, tier};
 use crate::{on_both_backends, on_sqlite};
 
 on_both_backends!(
@@ -17,6 +17,7 @@ on_both_backends!(
     cursor_pagination_walks_every_user_once,
     availability_checks,
     a_listing_reads_only_what_it_shows_and_shows_what_user_shows,
+    deep_pages_show_what_the_cursor_walk_shows,
 );
 on_sqlite!(
     email_is_visible_to_the_user_and_superusers_only,
@@ -330,6 +331,50 @@ async fn cursor_pagination_walks_every_user_once(app: TestApp) {
         seen,
         ["walker0", "walker1", "walker2", "walker3", "walker4"]
     );
+}
+
+/// Pages from 1,000 skipped users on are read another way (ids through
+/// `ix_user_live_id`, then rows by id; `services::user_rows`): every page
+/// by number, on both sides of that line, must hold what walking the
+/// cursors holds, with deleted users left out, and the last must say no
+/// more follow.
+async fn deep_pages_show_what_the_cursor_walk_shows(app: TestApp) {
+    bulk_users(&app, "deep", 1_250).await;
+    mark_deleted(
+        &app,
+        &["deep3", "deep500", "deep999", "deep1001", "deep1249"],
+    )
+    .await;
+    let walk_query = "query($after: String) { users(first: 100, after: $after) {
+        items { id username } hasMore endCursor } }";
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let reply = app.gql(walk_query, json!({ "after": after })).await;
+        let page = reply.data("users");
+        walked.extend(page["items"].as_array().unwrap().iter().cloned());
+        if page["hasMore"] == false {
+            break;
+        }
+        after = Some(page["endCursor"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(walked.len(), 1_245, "every live user once");
+    assert!(!walked.iter().any(|item| item["username"] == "deep1001"));
+
+    let page_query = "query($page: Int) { users(page: $page, itemsPerPage: 100) {
+        items { id username } hasMore } }";
+    for page in 1..=13 {
+        let reply = app.gql(page_query, json!({ "page": page })).await;
+        let shown = reply.data("users");
+        let start = (page - 1) * 100;
+        let expected: Vec<Value> = walked.iter().skip(start).take(100).cloned().collect();
+        assert_eq!(shown["items"].as_array().unwrap(), &expected, "page {page}");
+        assert_eq!(shown["hasMore"], page < 13, "page {page}");
+    }
+    // Past the end: empty, deep or not.
+    let reply = app.gql(page_query, json!({ "page": 40 })).await;
+    assert_eq!(reply.data("users")["items"], json!([]));
+    assert_eq!(reply.data("users")["hasMore"], false);
 }
 
 async fn user_tier_flattens_the_tier(app: TestApp) {
