@@ -127,22 +127,15 @@ impl<C: ConnectionTrait> Via<'_, C> {
         }
     }
 
-    /// The first row of `sql` with `args`, if any, through `decode`.
+    /// The first row of `sql` (a statement of at most one row, say with
+    /// `LIMIT 1`) with `args`, if any, through `decode`.
     pub async fn fetch_optional<T>(
         self,
         sql: String,
         args: &[Arg<'_>],
         decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
     ) -> Result<Option<T>, DbErr> {
-        match self {
-            Self::Pool(direct) => direct.fetch_optional(sql, args, decode).await,
-            Self::Orm(db) => db
-                .query_one_raw(statement(db.get_database_backend(), sql, args))
-                .await?
-                .as_ref()
-                .map(|row| decode(&Row::Orm(row)))
-                .transpose(),
-        }
+        Ok(self.fetch_all(sql, args, decode).await?.into_iter().next())
     }
 }
 
@@ -214,36 +207,6 @@ impl<'a> Direct<'a> {
                     .await
                     .map_err(query_error)?;
                 rows.iter().map(|row| decode(&Row::Postgres(row))).collect()
-            }
-        }
-    }
-
-    /// The first row of `sql` with `args`, if any, through `decode`.
-    pub async fn fetch_optional<T>(
-        self,
-        sql: String,
-        args: &[Arg<'_>],
-        decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
-    ) -> Result<Option<T>, DbErr> {
-        self.counter.record();
-        match self.pool {
-            Pool::Sqlite(pool) => {
-                let row = bound::<Sqlite>(sql, args)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(query_error)?;
-                row.as_ref()
-                    .map(|row| decode(&Row::Sqlite(row)))
-                    .transpose()
-            }
-            Pool::Postgres(pool) => {
-                let row = bound::<Postgres>(sql, args)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(query_error)?;
-                row.as_ref()
-                    .map(|row| decode(&Row::Postgres(row)))
-                    .transpose()
             }
         }
     }
