@@ -65,6 +65,13 @@ pub async fn connect(config: &Config) -> AppResult<DatabaseConnection> {
 /// A pool of at most `size` connections.
 pub async fn connect_sized(config: &Config, size: u32) -> AppResult<DatabaseConnection> {
     probe(config).await?;
+    connect_more(config, size).await
+}
+
+/// A further pool of at most `size` connections, for a process whose main
+/// pool is already connected: no probe first (on PostgreSQL over TLS each
+/// connection took about 100 ms of start-up on the benchmark's machine).
+pub async fn connect_more(config: &Config, size: u32) -> AppResult<DatabaseConnection> {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(size)

@@ -28,7 +28,7 @@ const LISTENER_RETRY: Duration = Duration::from_secs(1);
 pub async fn start(tasks: &mut Tasks, app: &AppContext) -> AppResult<()> {
     // The feed is read on a connection of its own: it never queues behind
     // requests, and its statements are not counted as theirs.
-    let feed = crate::db::connect_sized(&app.config, 1).await?;
+    let feed = crate::db::connect_more(&app.config, 1).await?;
     changes::poll(&feed, &app.sessions).await?;
     let wake = Arc::new(Notify::new());
     if !app.config.is_sqlite() {

@@ -58,7 +58,7 @@ impl Tasks {
         // not counted as the requests' (the benchmark reports statements per
         // request).
         let worker = AppContext {
-            db: crate::db::connect_sized(&app.config, outbox::JOBS_AT_ONCE).await?,
+            db: crate::db::connect_more(&app.config, outbox::JOBS_AT_ONCE).await?,
             ..app.clone()
         };
         let senders = outbox::Senders {
