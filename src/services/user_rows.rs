@@ -88,43 +88,37 @@ pub async fn page<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<user::Model>, DbErr> {
     let backend = via.backend();
+    let (first, second) = (parameter(backend, 1), parameter(backend, 2));
     let limit = Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX));
-    let (condition, args) = match start {
-        Start::Offset(offset) if offset >= DEEP_OFFSET => {
-            // The ids alone are skipped, through `ix_user_live_id` (see the
-            // migration), and the page's rows fetched by id.
-            let sql = format!(
-                "SELECT {} FROM (SELECT \"id\" FROM \"user\" WHERE \"is_deleted\" = false \
-                 ORDER BY \"id\" ASC LIMIT {} OFFSET {}) AS page \
-                 JOIN \"user\" AS u ON u.\"id\" = page.\"id\" ORDER BY u.\"id\" ASC",
-                qualified_list("u.", read),
-                parameter(backend, 1),
-                parameter(backend, 2)
-            );
-            let args = [limit, Arg::I64(i64::try_from(offset).unwrap_or(i64::MAX))];
-            return via.fetch_all(sql, &args, |row| decode(row, read)).await;
-        }
+    let skip = |offset: u64| Arg::I64(i64::try_from(offset).unwrap_or(i64::MAX));
+    let live = "FROM \"user\" WHERE \"is_deleted\" = false";
+    let (sql, args) = match start {
+        // The ids alone are skipped, through `ix_user_live_id` (see the
+        // migration), and the page's rows fetched by id.
+        Start::Offset(offset) if offset >= DEEP_OFFSET => (
+            format!(
+                "SELECT {} FROM (SELECT \"id\" {live} ORDER BY \"id\" ASC LIMIT {first} \
+                 OFFSET {second}) AS page JOIN \"user\" AS u ON u.\"id\" = page.\"id\" \
+                 ORDER BY u.\"id\" ASC",
+                qualified_list("u.", read)
+            ),
+            [limit, skip(offset)],
+        ),
         Start::Offset(offset) => (
             format!(
-                "ORDER BY \"id\" ASC LIMIT {} OFFSET {}",
-                parameter(backend, 1),
-                parameter(backend, 2)
+                "SELECT {} {live} ORDER BY \"id\" ASC LIMIT {first} OFFSET {second}",
+                select_list(read)
             ),
-            [limit, Arg::I64(i64::try_from(offset).unwrap_or(i64::MAX))],
+            [limit, skip(offset)],
         ),
         Start::After(after) => (
             format!(
-                "AND \"id\" > {} ORDER BY \"id\" ASC LIMIT {}",
-                parameter(backend, 1),
-                parameter(backend, 2)
+                "SELECT {} {live} AND \"id\" > {first} ORDER BY \"id\" ASC LIMIT {second}",
+                select_list(read)
             ),
             [Arg::I32(after), limit],
         ),
     };
-    let sql = format!(
-        "SELECT {} FROM \"user\" WHERE \"is_deleted\" = false {condition}",
-        select_list(read)
-    );
     via.fetch_all(sql, &args, |row| decode(row, read)).await
 }
 
