@@ -2,6 +2,8 @@
 # A CPU profile of one scenario under load, for docs/performance.md:
 #   bench/profile.sh [--binary PATH] [--users N] [--seconds S] [--scenario users|users10|users100|user|me|health]
 #   bench/profile.sh --callgrind N ...   instructions instead of samples (see below)
+#   bench/profile.sh --stat ...          the server's CPU time, context switches
+#                                        and wake-ups per request instead of samples
 # Starts the server on a fresh SQLite file, registers the template user and
 # seeds N users (as bench/run.sh does), drives the scenario with wrk at 64
 # connections and samples the server with `perf record` meanwhile. Prints the
@@ -22,6 +24,7 @@ users=1000
 seconds=10
 scenario=users
 callgrind=0
+stat=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
@@ -29,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds=$2; shift 2 ;;
     --scenario) scenario=$2; shift 2 ;;
     --callgrind) callgrind=$2; shift 2 ;;
+    --stat) stat=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -104,6 +108,22 @@ if [[ $callgrind -gt 0 ]]; then
   callgrind_annotate --inclusive=no --threshold=100 --auto=no "$dump" | sed -n '/file:function/,$p' | sed -n 3,80p | grep -v "thread_start\|call_once{{vtable\|clone.S\|start_thread\|tokio::runtime" | head -40 | sed -E 's#/root/.cargo/registry/src/[^/]+/##; s#/rustc/[0-9a-f]+/##' | cut -c1-190
   exit 0
 fi
+if [[ $stat -eq 1 ]]; then
+  # Counted over the whole run, then divided by the requests wrk completed.
+  perf stat -x, -e task-clock,context-switches,cpu-migrations,user_time,system_time -p "$server" -o "$work/stat.csv" &
+  stat_pid=$!
+  summary=$(env SCENARIO="$scenario" USERS="$users" PASSWORD=Bench!pass1 "${env_args[@]}" \
+    wrk -t2 -c64 -d"${seconds}s" -s bench/wrk/graphql.lua "http://127.0.0.1:$port" | grep -v '^{')
+  kill -INT $stat_pid; wait $stat_pid 2>/dev/null || true
+  echo "$summary"
+  requests=$(echo "$summary" | awk '/requests in/ {print $1; exit}')
+  awk -F, -v n="$requests" '$1 ~ /^[0-9.]+$/ {
+      per = $1 / n
+      if ($3 == "task-clock") printf "%-18s %10.1f us of CPU per request\n", $3, per * 1000
+      else if ($3 ~ /_time/) printf "%-18s %10.1f us per request\n", $3, per / 1000
+      else printf "%-18s %10.2f per request\n", $3, per }' "$work/stat.csv"
+  exit 0
+fi
 perf record -q -F 1999 -p "$server" -o "$work/perf.data" 2>/dev/null &
 perf_pid=$!
 env SCENARIO="$scenario" USERS="$users" PASSWORD=Bench!pass1 "${env_args[@]}" \
@@ -117,3 +137,4 @@ echo "== by binary"
 report --sort dso | head -8
 echo "== top symbols in user space"
 report --sort symbol --percent-limit 0.5 | grep -v '\[k\]' | head -40
+if [[ -n "${PROFILE_KERNEL:-}" ]]; then echo "== top symbols in the kernel"; report --sort symbol --percent-limit 0.7 | grep "\[k\]" | head -30; fi

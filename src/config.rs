@@ -31,6 +31,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: Option<u32>,
 
+    /// On an SQLite file, run the hottest reads (a profile by username, a
+    /// page of the unfiltered listing) on the request's own thread through
+    /// read-only connections of their own, instead of handing each to a
+    /// pooled connection's thread (see `db::inline`). `false`: every
+    /// statement goes through the pool.
+    #[arg(long, env = "SQLITE_INLINE_READS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sqlite_inline_reads: bool,
+
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8000")]
     pub bind_addr: SocketAddr,

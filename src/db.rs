@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 
 pub mod direct;
+pub mod inline;
 
 /// Arbitrary, fixed key of the advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x7573_6572_6772_6170;

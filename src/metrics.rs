@@ -31,6 +31,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::SessionCache;
 use crate::auth::password::HashingQueue;
+use crate::db::inline::InlineReads;
 
 /// Distinct operation names that get a series of their own.
 pub const MAX_OPERATION_NAMES: usize = 200;
@@ -97,8 +98,21 @@ impl Metrics {
         sql_statements: Counter,
         hashing: HashingQueue,
         sessions: Arc<SessionCache>,
+        inline_reads: Option<&InlineReads>,
     ) -> Self {
         let mut registry = Registry::with_prefix("usergraph");
+        if let Some(inline) = inline_reads {
+            registry.register(
+                "sqlite_inline_reads",
+                "Hot reads (a profile, a page of users) run on the request's own thread through a read-only SQLite connection",
+                inline.served.clone(),
+            );
+            registry.register(
+                "sqlite_inline_reads_declined",
+                "Hot reads an inline SQLite connection gave back to the pool (busy, unreadable or a value it does not decode); a few are normal, a steady stream is worth a look",
+                inline.declined.clone(),
+            );
+        }
         registry.register(
             "hashing_waiting",
             "Password hashes and checks waiting for a hashing thread now",
@@ -316,7 +330,7 @@ mod tests {
             ),
         );
         let sessions = SessionCache::new(0, Duration::from_secs(1), Duration::from_secs(1));
-        let metrics = Metrics::new(Counter::default(), hasher.queue(), Arc::new(sessions));
+        let metrics = Metrics::new(Counter::default(), hasher.queue(), Arc::new(sessions), None);
         for index in 0..MAX_OPERATION_NAMES + 10 {
             metrics.graphql_operation(Some(&format!("Op{index}")), "OK");
         }

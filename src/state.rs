@@ -13,6 +13,7 @@ use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
 use crate::db::direct::{Direct, Via};
+use crate::db::inline::InlineReads;
 use crate::mail::Templates;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -37,6 +38,9 @@ pub struct AppContext {
     pub metrics: Arc<Metrics>,
     /// New audit events for this instance's GraphQL subscriptions.
     pub audit_feed: Arc<AuditFeed>,
+    /// The hot reads' own connections to the SQLite file (`db::inline`):
+    /// none on PostgreSQL, in memory, or with `SQLITE_INLINE_READS=false`.
+    pub inline_reads: Option<Arc<InlineReads>>,
 }
 
 impl AppContext {
@@ -54,13 +58,19 @@ impl AppContext {
             config.session_cache_ttl,
             config.change_poll_interval,
         ));
+        let inline_reads = config
+            .sqlite_file()
+            .filter(|_| config.sqlite_inline_reads)
+            .map(|file| Arc::new(InlineReads::new(file)));
         let metrics = Arc::new(Metrics::new(
             sql_statements.counter(),
             passwords.queue(),
             Arc::clone(&sessions),
+            inline_reads.as_deref(),
         ));
         Self {
             db,
+            inline_reads,
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
@@ -75,10 +85,12 @@ impl AppContext {
     }
 
     /// Where the hand-written hot reads run: straight on the pool when it
-    /// is SQLite's or PostgreSQL's (see `db::direct`).
+    /// is SQLite's or PostgreSQL's (see `db::direct`), on an SQLite file
+    /// first on the request's own thread (`db::inline`).
     #[must_use]
     pub fn reads(&self) -> Via<'_, DatabaseConnection> {
-        Direct::of(&self.db, &self.sql_statements).map_or(Via::Orm(&self.db), Via::Pool)
+        Direct::of(&self.db, &self.sql_statements, self.inline_reads.as_deref())
+            .map_or(Via::Orm(&self.db), Via::Pool)
     }
 
     /// Use `limiter` (e.g. one backed by Redis) instead of the in-memory one.

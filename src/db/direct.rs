@@ -10,7 +10,9 @@
 //!
 //! Only the pool is reached this way: [`Via`] runs the same statement
 //! through SeaORM on a transaction (or a connection of another kind), and
-//! [`Row`] reads both kinds of rows alike.
+//! [`Row`] reads both kinds of rows alike. On an SQLite file, a statement
+//! runs first on the request's own thread (`db::inline`), and on the pool
+//! when that declines.
 
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::sqlite::SqliteRow;
@@ -21,12 +23,15 @@ use sea_orm::{
 };
 
 use super::StatementCounter;
+use super::inline::{FromInline, InlineReads, InlineRow};
 
 /// The pool of the connection, and where statements are counted.
 #[derive(Clone, Copy)]
 pub struct Direct<'a> {
     pool: Pool<'a>,
     counter: &'a StatementCounter,
+    /// Where SQLite statements run first, unless they are long.
+    inline: Option<&'a InlineReads>,
 }
 
 #[derive(Clone, Copy)]
@@ -53,15 +58,23 @@ impl From<Arg<'_>> for Value {
     }
 }
 
-/// What both backends decode: every column type the hand-written reads
-/// return.
+/// What both backends (and inline reads) decode: every column type the
+/// hand-written reads return.
 pub trait Decodable:
-    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + FromInline
 {
 }
 
 impl<T> Decodable for T where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    T: for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + FromInline
 {
 }
 
@@ -70,6 +83,7 @@ pub enum Row<'r> {
     Sqlite(&'r SqliteRow),
     Postgres(&'r PgRow),
     Orm(&'r QueryResult),
+    Inline(&'r InlineRow<'r>),
 }
 
 impl Row<'_> {
@@ -80,6 +94,9 @@ impl Row<'_> {
             Self::Sqlite(row) => row.try_get(index).map_err(query_error),
             Self::Postgres(row) => row.try_get(index).map_err(query_error),
             Self::Orm(row) => row.try_get_by_index(index),
+            Self::Inline(row) => row
+                .get(index)
+                .ok_or_else(|| DbErr::Type(format!("column {index} read inline"))),
         }
     }
 }
@@ -100,6 +117,19 @@ impl<'a, C> Clone for Via<'a, C> {
 impl<'a, C> Copy for Via<'a, C> {}
 
 impl<C: ConnectionTrait> Via<'_, C> {
+    /// The same, but a statement that may run long (a deep page, say) runs
+    /// on the pool's own thread rather than on the request's.
+    #[must_use]
+    pub fn long(self) -> Self {
+        match self {
+            Self::Pool(direct) => Self::Pool(Direct {
+                inline: None,
+                ..direct
+            }),
+            orm @ Self::Orm(_) => orm,
+        }
+    }
+
     /// The backend the statement is written for.
     #[must_use]
     pub fn backend(self) -> DatabaseBackend {
@@ -167,15 +197,25 @@ where
 }
 
 impl<'a> Direct<'a> {
-    /// The pool behind `db`, if it is one of SQLite or PostgreSQL.
+    /// The pool behind `db`, if it is one of SQLite or PostgreSQL, and the
+    /// inline reads of its SQLite file, if any.
     #[must_use]
-    pub fn of(db: &'a DatabaseConnection, counter: &'a StatementCounter) -> Option<Self> {
+    pub fn of(
+        db: &'a DatabaseConnection,
+        counter: &'a StatementCounter,
+        inline: Option<&'a InlineReads>,
+    ) -> Option<Self> {
         let pool = match db.get_database_backend() {
             DatabaseBackend::Sqlite => Pool::Sqlite(db.get_sqlite_connection_pool()),
             DatabaseBackend::Postgres => Pool::Postgres(db.get_postgres_connection_pool()),
             _ => return None,
         };
-        Some(Self { pool, counter })
+        let inline = inline.filter(|_| matches!(pool, Pool::Sqlite(_)));
+        Some(Self {
+            pool,
+            counter,
+            inline,
+        })
     }
 
     fn backend(self) -> DatabaseBackend {
@@ -193,6 +233,11 @@ impl<'a> Direct<'a> {
         decode: impl Fn(&Row<'_>) -> Result<T, DbErr>,
     ) -> Result<Vec<T>, DbErr> {
         self.counter.record();
+        if let Some(inline) = self.inline
+            && let Ok(rows) = inline.fetch_all(&sql, args, |row| decode(&Row::Inline(row)).ok())
+        {
+            return Ok(rows);
+        }
         match self.pool {
             Pool::Sqlite(pool) => {
                 let rows = bound::<Sqlite>(sql, args)

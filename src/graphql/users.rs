@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::ratelimit::RequestLimits;
 use crate::services::listing::{self, Columns, PageRequest, UserFilter};
 use crate::services::profile::{self, ProfileChanges};
-use crate::services::{lifecycle, relations, users};
+use crate::services::{lifecycle, relations, user_rows, users};
 
 #[derive(Default)]
 pub struct UserQuery;
@@ -94,7 +94,8 @@ impl UserQuery {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<User>> {
-        let found = users::find_active(&app_context(ctx)?.db, &username)
+        let app = app_context(ctx)?;
+        let found = users::find_active_reading(app.reads(), &username, &user_rows::all_columns())
             .await
             .extend()?;
         Ok(Some(User::seen_by(found, authentication(ctx))))

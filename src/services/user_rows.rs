@@ -119,6 +119,12 @@ pub async fn page<C: ConnectionTrait>(
             [Arg::I32(after), limit],
         ),
     };
+    // A deep page steps through thousands of ids: not on the request's
+    // thread (`db::inline`).
+    let via = match start {
+        Start::Offset(offset) if offset >= DEEP_OFFSET => via.long(),
+        _ => via,
+    };
     via.fetch_all(sql, &args, |row| decode(row, read)).await
 }
 

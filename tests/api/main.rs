@@ -22,6 +22,7 @@ mod hardening;
 mod health;
 mod http;
 mod import_users;
+mod inline_reads;
 mod loaders;
 mod login;
 mod mail;

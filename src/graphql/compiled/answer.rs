@@ -96,7 +96,7 @@ async fn run(
                         && page_sql::serves(app.db.get_database_backend()) =>
                 {
                     let written =
-                        page_sql::page(&app.db, item_fields, may.email_visibility(), request)
+                        page_sql::page(app.reads(), item_fields, may.email_visibility(), request)
                             .await?;
                     let shown = Shown {
                         page,
