@@ -73,6 +73,44 @@ pub async fn connect_sized(config: &Config, size: u32) -> AppResult<DatabaseConn
 /// pool is already connected: no probe first (on PostgreSQL over TLS each
 /// connection took about 100 ms of start-up on the benchmark's machine).
 pub async fn connect_more(config: &Config, size: u32) -> AppResult<DatabaseConnection> {
+    Database::connect(pool_options(config, size))
+        .await
+        .map_err(|error| cannot_connect(config, &error))
+}
+
+/// On PostgreSQL, a pool for the hand-written hot reads (`direct`) whose
+/// sessions always use the generic plan of a prepared statement.
+///
+/// PostgreSQL plans a prepared statement afresh on each run while the
+/// generic plan looks dearer than the custom ones so far; for a page with
+/// a bound OFFSET it assumes a tenth of the table is skipped, so past a few
+/// thousand users every page was planned again, each time. The generic
+/// plans of these statements are the custom ones (an index scan, whatever
+/// the values), and with them a page of 10 over 100,000 users ran 1.6
+/// times as often (docs/performance.md, issue 16). Every other statement
+/// keeps PostgreSQL's choice: for a filter such as `is_deleted = $1`, the
+/// value decides between an index and a scan.
+///
+/// Lazy: it connects on its first read. Half the main pool's size, at
+/// least 2.
+pub async fn connect_generic_reads(config: &Config) -> AppResult<Option<sea_orm::sqlx::PgPool>> {
+    if config.is_sqlite() {
+        return Ok(None);
+    }
+    let mut options = pool_options(config, (config.pool_size() / 2).max(2));
+    options
+        .min_connections(0)
+        .connect_lazy(true)
+        .map_sqlx_postgres_opts(|postgres| {
+            postgres.options([("plan_cache_mode", "force_generic_plan")])
+        });
+    let db = Database::connect(options)
+        .await
+        .map_err(|error| cannot_connect(config, &error))?;
+    Ok(Some(db.get_postgres_connection_pool().clone()))
+}
+
+fn pool_options(config: &Config, size: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(size)
@@ -95,9 +133,7 @@ pub async fn connect_more(config: &Config, size: u32) -> AppResult<DatabaseConne
                 .foreign_keys(true)
         });
     }
-    Database::connect(options)
-        .await
-        .map_err(|error| cannot_connect(config, &error))
+    options
 }
 
 /// The longest a first connection may take at start-up before the server

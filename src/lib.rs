@@ -63,7 +63,9 @@ pub async fn prepare(config: Config) -> AppResult<AppState> {
     db::migrate(&db).await?;
     let keys = auth::keys::prepare(&db, &config, hmac_secret).await?;
     let templates = mail::Templates::load(config.mail.templates_dir.as_deref())?;
+    let generic_reads = db::connect_generic_reads(&config).await?;
     let app = AppContext::new(db, sql_statements, config, keys)
+        .with_generic_reads(generic_reads)
         .with_limiter(limiter)
         .with_templates(templates);
     Ok(AppState::new(app))

@@ -12,7 +12,7 @@ use crate::auth::password::formats::HashPolicy;
 use crate::auth::{PasswordHasher, SessionCache, TokenKeys};
 use crate::config::Config;
 use crate::db::StatementCounter;
-use crate::db::direct::{Direct, Via};
+use crate::db::direct::{Direct, ReadRoutes, Via};
 use crate::db::inline::InlineReads;
 use crate::mail::Templates;
 use crate::metrics::Metrics;
@@ -38,9 +38,11 @@ pub struct AppContext {
     pub metrics: Arc<Metrics>,
     /// New audit events for this instance's GraphQL subscriptions.
     pub audit_feed: Arc<AuditFeed>,
-    /// The hot reads' own connections to the SQLite file (`db::inline`):
-    /// none on PostgreSQL, in memory, or with `SQLITE_INLINE_READS=false`.
-    pub inline_reads: Option<Arc<InlineReads>>,
+    /// Where the hot reads go (`db::direct`): their own connections to
+    /// the SQLite file (`db::inline`; none in memory or with
+    /// `SQLITE_INLINE_READS=false`), or PostgreSQL sessions with generic
+    /// plans.
+    pub read_routes: ReadRoutes,
 }
 
 impl AppContext {
@@ -70,7 +72,10 @@ impl AppContext {
         ));
         Self {
             db,
-            inline_reads,
+            read_routes: ReadRoutes {
+                inline: inline_reads,
+                generic: None,
+            },
             config: Arc::new(config),
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
@@ -89,7 +94,7 @@ impl AppContext {
     /// first on the request's own thread (`db::inline`).
     #[must_use]
     pub fn reads(&self) -> Via<'_, DatabaseConnection> {
-        Direct::of(&self.db, &self.sql_statements, self.inline_reads.as_deref())
+        Direct::of(&self.db, &self.sql_statements, &self.read_routes)
             .map_or(Via::Orm(&self.db), Via::Pool)
     }
 
@@ -97,6 +102,13 @@ impl AppContext {
     #[must_use]
     pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Arc::new(limiter);
+        self
+    }
+
+    /// Send PostgreSQL's hot reads to `pool` (`db::connect_generic_reads`).
+    #[must_use]
+    pub fn with_generic_reads(mut self, pool: Option<sea_orm::sqlx::PgPool>) -> Self {
+        self.read_routes.generic = pool;
         self
     }
 

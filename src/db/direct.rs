@@ -12,10 +12,13 @@
 //! through SeaORM on a transaction (or a connection of another kind), and
 //! [`Row`] reads both kinds of rows alike. On an SQLite file, a statement
 //! runs first on the request's own thread (`db::inline`), and on the pool
-//! when that declines.
+//! when that declines; on PostgreSQL, on a pool of sessions that use
+//! generic plans (`db::connect_generic_reads`).
 
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::sqlite::SqliteRow;
+use std::sync::Arc;
+
 use sea_orm::sqlx::{self, Decode, Encode, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Type};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, QueryResult, RuntimeErr,
@@ -24,6 +27,15 @@ use sea_orm::{
 
 use super::StatementCounter;
 use super::inline::{FromInline, InlineReads, InlineRow};
+
+/// Where hot reads go instead of the main pool, when they can.
+#[derive(Clone, Default)]
+pub struct ReadRoutes {
+    /// SQLite: the request's own thread (`db::inline`).
+    pub inline: Option<Arc<InlineReads>>,
+    /// PostgreSQL: sessions with generic plans (`db::connect_generic_reads`).
+    pub generic: Option<PgPool>,
+}
 
 /// The pool of the connection, and where statements are counted.
 #[derive(Clone, Copy)]
@@ -197,20 +209,28 @@ where
 }
 
 impl<'a> Direct<'a> {
-    /// The pool behind `db`, if it is one of SQLite or PostgreSQL, and the
-    /// inline reads of its SQLite file, if any.
+    /// The pool behind `db`, if it is one of SQLite or PostgreSQL, or the
+    /// route of `routes` for its backend.
     #[must_use]
     pub fn of(
         db: &'a DatabaseConnection,
         counter: &'a StatementCounter,
-        inline: Option<&'a InlineReads>,
+        routes: &'a ReadRoutes,
     ) -> Option<Self> {
         let pool = match db.get_database_backend() {
             DatabaseBackend::Sqlite => Pool::Sqlite(db.get_sqlite_connection_pool()),
-            DatabaseBackend::Postgres => Pool::Postgres(db.get_postgres_connection_pool()),
+            DatabaseBackend::Postgres => Pool::Postgres(
+                routes
+                    .generic
+                    .as_ref()
+                    .unwrap_or_else(|| db.get_postgres_connection_pool()),
+            ),
             _ => return None,
         };
-        let inline = inline.filter(|_| matches!(pool, Pool::Sqlite(_)));
+        let inline = routes
+            .inline
+            .as_deref()
+            .filter(|_| matches!(pool, Pool::Sqlite(_)));
         Some(Self {
             pool,
             counter,

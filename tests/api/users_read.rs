@@ -371,6 +371,23 @@ async fn deep_pages_show_what_the_cursor_walk_shows(app: TestApp) {
         assert_eq!(shown["items"].as_array().unwrap(), &expected, "page {page}");
         assert_eq!(shown["hasMore"], page < 13, "page {page}");
     }
+    // Pages of 10 on both sides of PostgreSQL's shorter threshold for
+    // reading ids first (an offset of 15 times the page, with its extra
+    // row: 165) and of the deep one (1,000).
+    let small_query = "query($page: Int) { users(page: $page, itemsPerPage: 10) {
+        items { id username } hasMore } }";
+    for page in [1, 17, 18, 60, 100, 101, 125] {
+        let reply = app.gql(small_query, json!({ "page": page })).await;
+        let shown = reply.data("users");
+        let start = (page - 1) * 10;
+        let expected: Vec<Value> = walked.iter().skip(start).take(10).cloned().collect();
+        assert_eq!(
+            shown["items"].as_array().unwrap(),
+            &expected,
+            "page {page} of 10"
+        );
+        assert_eq!(shown["hasMore"], page < 125, "page {page} of 10");
+    }
     // Past the end: empty, deep or not.
     let reply = app.gql(page_query, json!({ "page": 40 })).await;
     assert_eq!(reply.data("users")["items"], json!([]));

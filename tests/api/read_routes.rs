@@ -1,7 +1,12 @@
+//! Where the hot reads go (`db::direct`).
+//!
 //! Inline SQLite reads (`db::inline`): a profile and a page of users read
 //! on the request's own thread give what the pool gives (checked against a
 //! second instance on the same file with `SQLITE_INLINE_READS=false`), and
 //! a value they do not read as sqlx does goes back to the pool.
+//!
+//! On PostgreSQL they go to sessions that use generic plans
+//! (`db::connect_generic_reads`), and to nothing else.
 
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -141,4 +146,48 @@ async fn inline_reads_answer_what_the_pool_answers() {
         dave.text
     );
     assert_eq!(declined(&app).await, declined_now + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_hot_reads_use_generic_plans_and_nothing_else_does() {
+    let Some(app) = TestApp::start(Backend::Postgres).await else {
+        return;
+    };
+    let generic = app
+        .app
+        .read_routes
+        .generic
+        .clone()
+        .expect("a pool of generic plans on PostgreSQL");
+    // The pool connects lazily: a profile read opens it (and works).
+    assert_eq!(generic.size(), 0);
+    app.register("plans").await;
+    let reply = app
+        .gql(
+            "query($u: String!) { user(username: $u) { username } }",
+            json!({ "u": "plans" }),
+        )
+        .await;
+    assert_eq!(reply.data("user")["username"], "plans");
+    assert!(
+        generic.size() >= 1,
+        "the read opened a generic-plan session"
+    );
+    let shown: (String,) = sea_orm::sqlx::query_as("SHOW plan_cache_mode")
+        .fetch_one(&generic)
+        .await
+        .unwrap();
+    assert_eq!(shown.0, "force_generic_plan");
+    let main = app
+        .app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SHOW plan_cache_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(main.try_get_by_index::<String>(0).unwrap(), "auto");
+    assert!(app.app.read_routes.inline.is_none());
 }
