@@ -15,10 +15,10 @@
 //! when that declines; on PostgreSQL, on a pool of sessions that use
 //! generic plans (`db::connect_generic_reads`).
 
-use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::sqlite::SqliteRow;
 use std::sync::Arc;
 
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::sqlx::{self, Decode, Encode, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Type};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, QueryResult, RuntimeErr,
@@ -26,6 +26,7 @@ use sea_orm::{
 };
 
 use super::StatementCounter;
+pub use super::arg::Arg;
 use super::inline::{FromInline, InlineReads, InlineRow};
 
 /// Where hot reads go instead of the main pool, when they can.
@@ -50,24 +51,6 @@ pub struct Direct<'a> {
 enum Pool<'a> {
     Sqlite(&'a SqlitePool),
     Postgres(&'a PgPool),
-}
-
-/// A bound value.
-#[derive(Debug, Clone, Copy)]
-pub enum Arg<'a> {
-    Text(&'a str),
-    I32(i32),
-    I64(i64),
-}
-
-impl From<Arg<'_>> for Value {
-    fn from(arg: Arg<'_>) -> Self {
-        match arg {
-            Arg::Text(text) => text.into(),
-            Arg::I32(number) => number.into(),
-            Arg::I64(number) => number.into(),
-        }
-    }
 }
 
 /// What both backends (and inline reads) decode: every column type the

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Backend, TestApp};
 use crate::fixtures::{post, put_on_tier, soft_delete, superuser, tier};
+use crate::users_read::usernames;
 
 const USER: &str = "query($u: String!) { user(username: $u) { id uuid name username
     email emailVerified emailVerifiedAt profileImageUrl tierId isSuperuser createdAt updatedAt
@@ -103,14 +104,6 @@ async fn inline_reads_answer_what_the_pool_answers() {
     assert_eq!(alice_shown.data("user")["postCount"], 1);
     let first = compare(USERS, json!({ "p": 1, "n": 3 })).await;
     assert_eq!(first.data("users")["hasMore"], true);
-    let usernames = |reply: &crate::common::Reply| -> Vec<String> {
-        reply.data("users")["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|item| item["username"].as_str().unwrap().to_owned())
-            .collect()
-    };
     assert_eq!(usernames(&first), ["alice", "bob", "dave"]);
     let cursor = first.data("users")["endCursor"].clone();
     let next = compare(USERS, json!({ "a": cursor, "f": 3 })).await;

@@ -33,7 +33,8 @@ const USERS: &str =
     }
 }";
 
-fn usernames(reply: &crate::common::Reply) -> Vec<String> {
+/// The usernames of a `users` page, in order.
+pub(crate) fn usernames(reply: &crate::common::Reply) -> Vec<String> {
     reply.data("users")["items"]
         .as_array()
         .unwrap()
