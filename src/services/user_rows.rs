@@ -78,6 +78,17 @@ pub const DEEP_OFFSET: u64 = 1_000;
 /// (docs/performance.md).
 const IDS_FIRST_PER_ROW: u64 = 15;
 
+/// Where a page that skips `offset` live users runs: a deep one steps
+/// through thousands of ids, so not on the request's thread
+/// (`db::inline`).
+pub fn for_skipping<C: ConnectionTrait>(via: Via<'_, C>, offset: u64) -> Via<'_, C> {
+    if offset >= DEEP_OFFSET {
+        via.long()
+    } else {
+        via
+    }
+}
+
 /// Whether a page of `limit` rows after `offset` skips ids alone first.
 fn ids_first(backend: DatabaseBackend, offset: u64, limit: u64) -> bool {
     offset >= DEEP_OFFSET
@@ -149,11 +160,9 @@ pub async fn page<C: ConnectionTrait>(
             [Arg::I32(after), limit],
         ),
     };
-    // A deep page steps through thousands of ids: not on the request's
-    // thread (`db::inline`).
     let via = match start {
-        Start::Offset(offset) if offset >= DEEP_OFFSET => via.long(),
-        _ => via,
+        Start::Offset(offset) => for_skipping(via, offset),
+        Start::After(_) => via,
     };
     via.fetch_all(sql, &args, |row| decode(row, read)).await
 }
